@@ -1,0 +1,134 @@
+/*
+ * runner.h - running one attempt of a job's handler, per the handler
+ * contract of DESIGN.md.
+ *
+ * The daemon owns the loop; the runner owns one child and its descriptors:
+ *
+ *   runner_start()    fork; the child sets itself up (own process group,
+ *                     signal mask and dispositions reset, stdin = a sealed
+ *                     memfd holding the validated job content, stdout and
+ *                     stderr = pipes to the daemon, cwd "/") and then waits
+ *                     on a gate pipe before it execs.
+ *   runner_release()  open the gate: the child closes every fd above 2 and
+ *                     execve()s the provider's command with the built
+ *                     environment. The daemon calls it only after the
+ *                     started record (with the pid) is durable in LMDB, so a
+ *                     restarted daemon always knows which handler may still
+ *                     be alive. If the daemon dies first, the child reads
+ *                     EOF on the gate and _exit()s without running anything.
+ *   runner_drain()    read what the handler wrote on one pipe and append it
+ *                     to logs/<id>.log, up to log_max bytes for the whole
+ *                     file; past that a single "[output truncated]" line is
+ *                     written and the rest is read and thrown away, so the
+ *                     daemon's memory stays flat. The last complete stderr
+ *                     line is kept as the attempt's short error.
+ *   runner_signal()   signal the handler's whole process group.
+ *   runner_reap()     once pidfd is readable: SIGKILL whatever is left in
+ *                     the group (before reaping, so the group id cannot be
+ *                     reused), reap the handler, drain the pipes, write the
+ *                     attempt's footer to the log and close everything.
+ *
+ * A handler found alive by a restarted daemon is "adopted": runner_adopt()
+ * opens a pidfd for it after checking its start time and the boot id, so a
+ * recycled pid is never mistaken for it. An adopted handler is not our
+ * child: its exit status is unknown, and it has no pipes.
+ *
+ * All descriptors are O_CLOEXEC; fds are -1 when closed. Functions return
+ * 0 or a negative errno and fill err where they take one.
+ */
+#ifndef SYNCSPOOL_RUNNER_H
+#define SYNCSPOOL_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "job.h"
+#include "record.h"
+
+struct runner_spec {
+	const struct provider *prov;
+	const struct job *job;
+	const char *job_id;
+	unsigned attempt;          /* 1-based */
+	const char *job_path;      /* absolute path of the file in processing */
+	const char *result_path;   /* absolute path for SYNCSPOOL_RESULT_FILE */
+	const char *content;       /* the validated job bytes, fed on stdin */
+	size_t content_len;
+};
+
+struct run {
+	pid_t pid;              /* also the process group id; 0 when none */
+	int pidfd;              /* readable when the handler has exited */
+	int out_fd;             /* read end of its stdout, non-blocking */
+	int err_fd;             /* read end of its stderr, non-blocking */
+	int gate_fd;            /* write end of the gate */
+	int log_fd;             /* logs/<id>.log, O_APPEND */
+	bool adopted;           /* found alive at start-up; not our child */
+	uint64_t start_ticks;   /* /proc/PID/stat starttime */
+	int64_t started_mono;   /* util_mono_ms() at start */
+	unsigned attempt;
+	uint64_t log_size;      /* bytes in the log file */
+	uint64_t log_max;
+	bool log_truncated;
+	char line[ERROR_MAX + 1]; /* stderr line being assembled */
+	size_t linelen;
+	char last_err[ERROR_MAX + 1];
+};
+
+struct run_status {
+	int exit_code;          /* -1 when killed by a signal or unknown */
+	int signal;             /* 0 when it exited */
+	uint64_t duration_ms;
+};
+
+/*
+ * The handler's environment: the provider's env, PATH
+ * (/usr/local/bin:/usr/bin:/bin unless the provider's env sets one), and
+ * SYNCSPOOL_JOB_ID, _VENUE_ID, _PROVIDER, _SYNC_TYPE, _ATTEMPT, _JOB_FILE,
+ * _RESULT_FILE and SYNCSPOOL_OPTION_<KEY> (key upper-cased) per option.
+ * Nothing of the daemon's own environment leaks in. *envp is one
+ * allocation, NULL-terminated; free it with free().
+ */
+int runner_env_build(const struct runner_spec *s, char ***envp, char *err,
+		     size_t errlen);
+
+/*
+ * Fork the child for one attempt. logdir_fd: the spool's logs directory;
+ * the log is opened (created 0640) there as "<job_id>.log" and the
+ * attempt's header written. On success *run is filled and the child waits
+ * at the gate.
+ */
+int runner_start(const struct runner_spec *s, int logdir_fd,
+		 uint64_t log_max, struct run *run, char *err, size_t errlen);
+int runner_release(struct run *run);
+
+/* fd is run->out_fd or run->err_fd. Returns 1 at EOF (fd closed), else 0. */
+int runner_drain(struct run *run, int fd);
+int runner_signal(struct run *run, int sig);
+int runner_reap(struct run *run, struct run_status *st);
+
+/* 0 and a filled *run when pid is alive with that start time this boot. */
+int runner_adopt(pid_t pid, uint64_t start_ticks, const char *boot_id,
+		 struct run *run);
+/* Close the descriptors without waiting (daemon exit). */
+void runner_abandon(struct run *run);
+
+/* /proc/PID/stat field 22. */
+int runner_proc_start(pid_t pid, uint64_t *ticks);
+/* /proc/sys/kernel/random/boot_id, read once and cached. */
+const char *runner_boot_id(void);
+
+/*
+ * Read the handler's result file (at most RESULT_MAX bytes; longer files
+ * are cut at a line boundary) into out, keeping only lines of the form
+ * "key: value" with a key of [A-Za-z0-9_.-]{1,64}. A missing file gives "".
+ */
+int runner_result_read(int dirfd, const char *name, char out[RESULT_MAX + 1]);
+/* The value of key in a result text, into buf; -ENOENT when absent. */
+int runner_result_get(const char *result, const char *key, char *buf,
+		      size_t len);
+
+#endif
