@@ -1,0 +1,28 @@
+/*
+ * log.h - the daemon's log: one line per event on stderr, as
+ *   syncspoold: level=info event=started job=ID venue=V provider=P attempt=1
+ * so that journald (or a grep) can pick fields out. Values with spaces
+ * are the caller's to quote (log_quote() helps).
+ */
+#ifndef SYNCSPOOL_LOG_H
+#define SYNCSPOOL_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO };
+
+void log_init(const char *prog);
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+
+/*
+ * s as a log value: unchanged when it is plain, else double-quoted with
+ * '"' and '\\' escaped and control bytes as '?'. Returns buf.
+ */
+const char *log_quote(const char *s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,484 @@
+/*
+ * sched.c - the daemon's queue: timer heap, per venue+provider ready
+ * heaps, per provider run queues; outcomes and back-off. See sched.h.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched.h"
+
+enum outcome
+sched_outcome(int exit_code, int signal, bool timed_out)
+{
+	if (timed_out || signal != 0 || exit_code < 0)
+		return OUTCOME_RETRY;
+	if (exit_code == 0)
+		return OUTCOME_COMPLETED;
+	/* sysexits.h: 64 EX_USAGE .. 78 EX_CONFIG; 75 EX_TEMPFAIL retries. */
+	if (exit_code >= 64 && exit_code <= 78 && exit_code != 75)
+		return OUTCOME_FAILED;
+	return OUTCOME_RETRY;
+}
+
+const char *
+sched_outcome_name(enum outcome o)
+{
+	switch (o) {
+	case OUTCOME_COMPLETED:
+		return "completed";
+	case OUTCOME_RETRY:
+		return "retry";
+	case OUTCOME_FAILED:
+		return "failed";
+	}
+	return "?";
+}
+
+uint64_t
+sched_backoff(uint64_t initial_ms, uint64_t max_ms, unsigned attempt,
+	      uint64_t rnd)
+{
+	uint64_t cap = initial_ms;
+
+	if (attempt == 0)
+		attempt = 1;
+	for (unsigned i = 1; i < attempt && cap < max_ms; i++)
+		cap = cap > max_ms / 2 ? max_ms : cap * 2;
+	if (cap > max_ms)
+		cap = max_ms;
+	if (cap == UINT64_MAX)
+		return rnd;
+	return rnd % (cap + 1);
+}
+
+/* ---- binary heap of pointers, with positions reported back ---- */
+
+static void
+heap_set(struct sched_heap *h, size_t i, void *item)
+{
+	h->items[i] = item;
+	h->moved(item, i);
+}
+
+static void
+heap_up(struct sched_heap *h, size_t i)
+{
+	void *item = h->items[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (!h->before(item, h->items[parent]))
+			break;
+		heap_set(h, i, h->items[parent]);
+		i = parent;
+	}
+	heap_set(h, i, item);
+}
+
+static void
+heap_down(struct sched_heap *h, size_t i)
+{
+	void *item = h->items[i];
+
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, best = i;
+		void *bestitem = item;
+		if (l < h->n && h->before(h->items[l], bestitem))
+			best = l, bestitem = h->items[l];
+		if (r < h->n && h->before(h->items[r], bestitem))
+			best = r, bestitem = h->items[r];
+		if (best == i)
+			break;
+		heap_set(h, i, bestitem);
+		i = best;
+	}
+	heap_set(h, i, item);
+}
+
+static int
+heap_push(struct sched_heap *h, void *item)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 8;
+		void **items = realloc(h->items, cap * sizeof(*items));
+		if (items == NULL)
+			return -ENOMEM;
+		h->items = items;
+		h->cap = cap;
+	}
+	h->items[h->n++] = item;
+	heap_up(h, h->n - 1);
+	return 0;
+}
+
+static void
+heap_remove(struct sched_heap *h, size_t i)
+{
+	assert(i < h->n);
+	h->n--;
+	if (i == h->n)
+		return;
+	heap_set(h, i, h->items[h->n]);
+	heap_up(h, i);
+	heap_down(h, i);
+}
+
+static void *
+heap_top(const struct sched_heap *h)
+{
+	return h->n > 0 ? h->items[0] : NULL;
+}
+
+/* ---- orders ---- */
+
+static bool
+job_due_before(const void *a, const void *b)
+{
+	const struct sched_job *x = a, *y = b;
+
+	if (x->due != y->due)
+		return x->due < y->due;
+	return x->seq < y->seq;
+}
+
+static bool
+job_ready_before(const void *a, const void *b)
+{
+	const struct sched_job *x = a, *y = b;
+
+	if (x->priority != y->priority)
+		return x->priority > y->priority;
+	return x->seq < y->seq;
+}
+
+static bool
+group_before(const void *a, const void *b)
+{
+	const struct sched_group *x = a, *y = b;
+	const struct sched_job *jx = heap_top(&x->ready);
+	const struct sched_job *jy = heap_top(&y->ready);
+
+	if (jx->priority != jy->priority)
+		return jx->priority > jy->priority;
+	if (x->turn != y->turn)
+		return x->turn < y->turn;
+	return jx->seq < jy->seq;
+}
+
+static void
+job_moved(void *item, size_t idx)
+{
+	((struct sched_job *)item)->heap_idx = idx;
+}
+
+static void
+group_moved(void *item, size_t idx)
+{
+	((struct sched_group *)item)->runq_idx = idx;
+}
+
+/* ---- groups and providers ---- */
+
+static uint64_t
+hash2(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *a; a++)
+		h = (h ^ (unsigned char)*a) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (; *b; b++)
+		h = (h ^ (unsigned char)*b) * 1099511628211ULL;
+	return h;
+}
+
+void
+sched_init(struct sched *s, unsigned workers)
+{
+	memset(s, 0, sizeof(*s));
+	s->timers.before = job_due_before;
+	s->timers.moved = job_moved;
+	s->workers = workers;
+}
+
+static void
+group_free(struct sched_group *g)
+{
+	free(g->ready.items);
+	free(g->venue);
+	free(g);
+}
+
+void
+sched_free(struct sched *s)
+{
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct sched_group *g = s->buckets[i], *next;
+		for (; g != NULL; g = next) {
+			next = g->hnext;
+			group_free(g);
+		}
+	}
+	for (size_t i = 0; i < s->nprovs; i++) {
+		free(s->provs[i]->runq.items);
+		free(s->provs[i]->name);
+		free(s->provs[i]);
+	}
+	free(s->provs);
+	free(s->buckets);
+	free(s->timers.items);
+	memset(s, 0, sizeof(*s));
+}
+
+static struct sched_provider *
+provider_get(struct sched *s, const char *name)
+{
+	struct sched_provider *p, **provs;
+
+	for (size_t i = 0; i < s->nprovs; i++)
+		if (strcmp(s->provs[i]->name, name) == 0)
+			return s->provs[i];
+	provs = realloc(s->provs, (s->nprovs + 1) * sizeof(*provs));
+	if (provs == NULL)
+		return NULL;
+	s->provs = provs;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL || (p->name = strdup(name)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	p->limit = 1;
+	p->runq.before = group_before;
+	p->runq.moved = group_moved;
+	s->provs[s->nprovs++] = p;
+	return p;
+}
+
+int
+sched_provider_limit(struct sched *s, const char *provider, unsigned limit)
+{
+	struct sched_provider *p = provider_get(s, provider);
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->limit = limit > 0 ? limit : 1;
+	return 0;
+}
+
+static int
+grow_buckets(struct sched *s)
+{
+	size_t n = s->nbuckets ? s->nbuckets * 2 : 64;
+	struct sched_group **b = calloc(n, sizeof(*b));
+
+	if (b == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct sched_group *g = s->buckets[i], *next;
+		for (; g != NULL; g = next) {
+			size_t k = hash2(g->provider, g->venue) & (n - 1);
+			next = g->hnext;
+			g->hnext = b[k];
+			b[k] = g;
+		}
+	}
+	free(s->buckets);
+	s->buckets = b;
+	s->nbuckets = n;
+	return 0;
+}
+
+struct sched_group *
+sched_group_get(struct sched *s, const char *provider, const char *venue)
+{
+	struct sched_group *g;
+	struct sched_provider *p;
+	size_t k;
+
+	if (s->nbuckets > 0) {
+		k = hash2(provider, venue) & (s->nbuckets - 1);
+		for (g = s->buckets[k]; g != NULL; g = g->hnext)
+			if (strcmp(g->provider, provider) == 0 &&
+			    strcmp(g->venue, venue) == 0)
+				return g;
+	}
+	if (s->ngroups >= s->nbuckets && grow_buckets(s) < 0)
+		return NULL;
+	p = provider_get(s, provider);
+	if (p == NULL)
+		return NULL;
+	g = calloc(1, sizeof(*g));
+	if (g == NULL || (g->venue = strdup(venue)) == NULL) {
+		free(g);
+		return NULL;
+	}
+	g->provider = p->name;
+	g->prov = p;
+	g->ready.before = job_ready_before;
+	g->ready.moved = job_moved;
+	k = hash2(provider, venue) & (s->nbuckets - 1);
+	g->hnext = s->buckets[k];
+	s->buckets[k] = g;
+	s->ngroups++;
+	return g;
+}
+
+bool
+sched_group_release(struct sched *s, struct sched_group *g)
+{
+	struct sched_group **pp;
+
+	if (g->running || g->ready.n > 0 || g->nwaiting > 0)
+		return false;
+	assert(!g->in_runq);
+	pp = &s->buckets[hash2(g->provider, g->venue) & (s->nbuckets - 1)];
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == g) {
+			*pp = g->hnext;
+			s->ngroups--;
+			group_free(g);
+			return true;
+		}
+	}
+	assert(!"group not in its bucket");
+	return false;
+}
+
+/* Put g in or out of its provider's run queue as the invariant says. */
+static void
+group_update(struct sched_group *g)
+{
+	bool want = !g->running && g->ready.n > 0;
+	struct sched_heap *q = &g->prov->runq;
+
+	if (g->in_runq && !want) {
+		heap_remove(q, g->runq_idx);
+		g->in_runq = false;
+	} else if (g->in_runq) {
+		/* Its top job may have changed: restore the heap order. */
+		heap_up(q, g->runq_idx);
+		heap_down(q, g->runq_idx);
+	} else if (want) {
+		if (heap_push(q, g) == 0)
+			g->in_runq = true;
+	}
+}
+
+int
+sched_add(struct sched *s, struct sched_job *j, int64_t now)
+{
+	int rc;
+
+	assert(!j->queued && j->group != NULL);
+	if (j->due > now) {
+		rc = heap_push(&s->timers, j);
+		if (rc == 0)
+			j->group->nwaiting++;
+	} else {
+		rc = heap_push(&j->group->ready, j);
+		if (rc == 0)
+			group_update(j->group);
+	}
+	if (rc == 0)
+		j->queued = true;
+	return rc;
+}
+
+void
+sched_remove(struct sched *s, struct sched_job *j)
+{
+	struct sched_group *g = j->group;
+
+	if (!j->queued)
+		return;
+	if (g->ready.n > j->heap_idx && g->ready.items[j->heap_idx] == j) {
+		heap_remove(&g->ready, j->heap_idx);
+		group_update(g);
+	} else {
+		assert(s->timers.items[j->heap_idx] == j);
+		heap_remove(&s->timers, j->heap_idx);
+		g->nwaiting--;
+	}
+	j->queued = false;
+}
+
+void
+sched_advance(struct sched *s, int64_t now)
+{
+	struct sched_job *j;
+
+	while ((j = heap_top(&s->timers)) != NULL && j->due <= now) {
+		heap_remove(&s->timers, 0);
+		j->group->nwaiting--;
+		j->queued = false;
+		/* Cannot fail for want of memory only if pushed back. */
+		if (sched_add(s, j, now) < 0) {
+			j->due = now + 1000;
+			heap_push(&s->timers, j);
+			j->group->nwaiting++;
+			j->queued = true;
+			break;
+		}
+	}
+}
+
+struct sched_job *
+sched_next(struct sched *s, int64_t now)
+{
+	struct sched_group *best = NULL;
+	struct sched_job *j;
+
+	sched_advance(s, now);
+	if (s->running >= s->workers)
+		return NULL;
+	for (size_t i = 0; i < s->nprovs; i++) {
+		struct sched_provider *p = s->provs[i];
+		struct sched_group *g = heap_top(&p->runq);
+		if (g == NULL || p->running >= p->limit)
+			continue;
+		if (best == NULL || group_before(g, best))
+			best = g;
+	}
+	if (best == NULL)
+		return NULL;
+	j = heap_top(&best->ready);
+	heap_remove(&best->ready, 0);
+	j->queued = false;
+	best->running = true;
+	best->turn = ++s->turn;
+	best->prov->running++;
+	s->running++;
+	group_update(best);
+	return j;
+}
+
+void
+sched_start(struct sched *s, struct sched_group *g)
+{
+	assert(!g->running);
+	g->running = true;
+	g->turn = ++s->turn;
+	g->prov->running++;
+	s->running++;
+	group_update(g);
+}
+
+void
+sched_done(struct sched *s, struct sched_group *g)
+{
+	assert(g->running && g->prov->running > 0 && s->running > 0);
+	g->running = false;
+	g->prov->running--;
+	s->running--;
+	group_update(g);
+}
+
+int64_t
+sched_next_due(const struct sched *s)
+{
+	const struct sched_job *j = heap_top(&s->timers);
+
+	return j != NULL ? j->due : INT64_MAX;
+}

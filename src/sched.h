@@ -1,0 +1,129 @@
+/*
+ * sched.h - what runs next, and what an attempt's end means. Pure: every
+ * function takes the time it should consider "now", so tests drive it
+ * with a fake clock.
+ *
+ * The queue holds the daemon's waiting jobs. A job is either not yet due
+ * (in a timer heap ordered by due time) or ready (in its venue+provider
+ * group's heap, ordered by priority, then age). Groups with ready jobs
+ * and nothing running sit in their provider's run queue, ordered by the
+ * top job's priority, then by the group's turn (a counter stamped when
+ * the group last started a job, so venues take turns within a priority),
+ * then by the top job's age. sched_next() picks across providers the best
+ * group whose provider has room. Invariants:
+ *   - a group is in its provider's run queue iff it has a ready job and
+ *     none running;
+ *   - at most one job runs per group (one venue+provider at a time);
+ *   - at most `concurrency` per provider and `workers` in all.
+ *
+ * Memory: the caller owns struct sched_job (it embeds one in its own job
+ * struct); the sched owns groups and provider slots, freed by
+ * sched_free(). Groups are kept while they have jobs or a running job.
+ */
+#ifndef SYNCSPOOL_SCHED_H
+#define SYNCSPOOL_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- outcomes and back-off ---- */
+
+enum outcome {
+	OUTCOME_COMPLETED, /* exit 0 */
+	OUTCOME_RETRY,     /* 75, other codes, signals, timeout: try again */
+	OUTCOME_FAILED,    /* sysexits' permanent errors, 64-78 but 75 */
+};
+
+enum outcome sched_outcome(int exit_code, int signal, bool timed_out);
+const char *sched_outcome_name(enum outcome o);
+
+/*
+ * Exponential back-off with full jitter: a delay drawn uniformly from
+ * [0, min(max, initial * 2^(attempt-1))] by rnd (any 64-bit random).
+ * attempt is the attempt that just failed, from 1.
+ */
+uint64_t sched_backoff(uint64_t initial_ms, uint64_t max_ms, unsigned attempt,
+		       uint64_t rnd);
+
+/* ---- the queue ---- */
+
+struct sched_group;
+
+struct sched_job {
+	int64_t priority;
+	uint64_t seq;      /* age: smaller is older */
+	int64_t due;       /* ms; the job is ready when due <= now */
+	struct sched_group *group;
+	size_t heap_idx;   /* position in whichever heap holds it */
+	bool queued;       /* in the sched at all */
+};
+
+struct sched_heap {
+	void **items;
+	size_t n, cap;
+	bool (*before)(const void *a, const void *b);
+	void (*moved)(void *item, size_t idx);
+};
+
+struct sched_provider {
+	char *name;
+	unsigned running;
+	unsigned limit;          /* concurrency */
+	struct sched_heap runq;  /* groups */
+};
+
+struct sched_group {
+	char *provider;          /* points into its sched_provider */
+	char *venue;
+	struct sched_provider *prov;
+	struct sched_heap ready; /* sched_jobs */
+	size_t nwaiting;         /* jobs not yet due */
+	bool running;
+	uint64_t turn;
+	size_t runq_idx;
+	bool in_runq;
+	struct sched_group *hnext; /* hash chain */
+};
+
+struct sched {
+	struct sched_heap timers; /* sched_jobs not yet due */
+	struct sched_group **buckets;
+	size_t nbuckets, ngroups;
+	struct sched_provider **provs;
+	size_t nprovs;
+	unsigned running, workers;
+	uint64_t turn;
+};
+
+void sched_init(struct sched *s, unsigned workers);
+void sched_free(struct sched *s);
+
+/* Set a provider's concurrency (creating its slot); -ENOMEM. */
+int sched_provider_limit(struct sched *s, const char *provider,
+			 unsigned limit);
+/* The group of venue+provider, created if missing; NULL on ENOMEM. */
+struct sched_group *sched_group_get(struct sched *s, const char *provider,
+				    const char *venue);
+/* Drop the group if it is empty and idle; returns true if it was freed. */
+bool sched_group_release(struct sched *s, struct sched_group *g);
+
+/* Queue j (its priority, seq, due and group set by the caller). */
+int sched_add(struct sched *s, struct sched_job *j, int64_t now);
+/* Take j out wherever it is; a no-op if it is not queued. */
+void sched_remove(struct sched *s, struct sched_job *j);
+/* Move jobs whose due time has come from the timers to their groups. */
+void sched_advance(struct sched *s, int64_t now);
+/*
+ * The next job to start, taken out of the queue, with its group marked
+ * running and the counts raised; NULL when nothing may start now.
+ */
+struct sched_job *sched_next(struct sched *s, int64_t now);
+/* Mark g running outside sched_next() (a handler adopted at start-up). */
+void sched_start(struct sched *s, struct sched_group *g);
+/* The group's job ended: lower the counts and requeue the group. */
+void sched_done(struct sched *s, struct sched_group *g);
+/* The earliest due time among waiting jobs, or INT64_MAX. */
+int64_t sched_next_due(const struct sched *s);
+
+#endif

@@ -1,0 +1,1902 @@
+/*
+ * syncspoold - the spool daemon.
+ *
+ * One thread, one epoll loop over: the inotify descriptor (the five state
+ * directories), a signalfd (SIGTERM, SIGINT, SIGHUP), a timerfd for the
+ * next deadline, and each running handler's pidfd and output pipes.
+ *
+ * The directory a job file sits in is the truth; LMDB is an index and the
+ * history. Every loop iteration does its work in this order:
+ *
+ *   1. read events: files appearing, moving or vanishing; handlers
+ *      exiting or writing; signals; the timer;
+ *   2. uploads that have settled are accepted: validated, given their id
+ *      (a rename within pending), and queued; invalid ones go to failed;
+ *   3. handlers that exited are reaped and their files moved on;
+ *   4. due jobs are claimed (pending -> processing) and their handlers
+ *      forked, each waiting at a gate;
+ *   5. flush: fsync every directory a move touched, then commit the
+ *      batch of LMDB changes those moves imply, then open the gates.
+ *
+ * So nothing is recorded before the move it describes is durable, and no
+ * handler runs before its pid is recorded: a daemon killed at any point
+ * finds on restart either a job still in processing whose handler it can
+ * identify (and waits for, never running it twice at once), or one whose
+ * handler is gone (requeued at once as an interrupted attempt).
+ *
+ * A file moved by anyone else means what DESIGN.md's table says; the
+ * daemon finds out through inotify, looks where the file really is
+ * (locate()), and records the change. inotify is only a hint: a periodic
+ * rescan and a rescan after IN_Q_OVERFLOW catch what it missed.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/timerfd.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "job.h"
+#include "log.h"
+#include "record.h"
+#include "runner.h"
+#include "sched.h"
+#include "spool.h"
+#include "store.h"
+#include "table.h"
+#include "util.h"
+
+#define KILL_GRACE_MS 5000   /* SIGTERM to SIGKILL after a timeout or stop */
+#define IO_RETRY_MS 1000     /* a failed move, fsync or commit is retried */
+#define SPACE_CHECK_MS 1000  /* how often free space is measured */
+
+enum tag_kind { TAG_INOTIFY, TAG_SIGNAL, TAG_TIMER, TAG_PIDFD, TAG_OUT, TAG_ERR };
+
+struct drun;
+
+struct tag {
+	enum tag_kind kind;
+	struct drun *run;
+};
+
+/* A live job: its file is in pending, processing or paused. */
+struct djob {
+	struct sched_job sj;          /* its place in the queue; group = vp */
+	char id[ID_MAX + 1];
+	char *name;                   /* the name it was uploaded under */
+	char sync_type[TOKEN_MAX + 1];
+	enum job_state state;
+	int64_t created, not_before, next_attempt;
+	uint32_t attempts, max_attempts;
+	uint64_t ino;
+	int32_t last_exit, last_signal;
+	char last_error[ERROR_MAX + 1];
+	struct drun *run;             /* set while a handler runs for it */
+};
+
+/* A handler running (or finished, waiting for its move to succeed). */
+struct drun {
+	struct run run;
+	struct djob *job;
+	struct tag tpid, tout, terr;
+	uint64_t timeout_ms;
+	int64_t deadline;             /* mono ms: SIGTERM for the timeout */
+	int64_t kill_at;              /* mono ms: SIGKILL; 0 when not due */
+	bool timed_out;
+	bool cancelled;               /* its file left processing */
+	bool exited;                  /* pidfd readable; reap pending */
+	bool gated;                   /* waiting for the flush to open it */
+	struct drun *next;
+};
+
+/* An upload in pending, waiting to settle. */
+struct cand {
+	int64_t due;                  /* mono ms */
+	bool moved;                   /* renamed in: take it at once */
+	struct cand *prev, *next;     /* in due order */
+	char name[];
+};
+
+struct daemon {
+	struct config cfg;
+	const char *config_path;
+	struct spool sp;
+	struct store *st;
+	struct sched sched;
+	struct table jobs;            /* id -> struct djob */
+	struct table cands;           /* name -> struct cand */
+	struct cand *cand_head, *cand_tail;
+	struct drun *runs;
+	int epfd, ifd, sfd, tfd;
+	int wd[STATE_COUNT];
+	struct tag tinotify, tsignal, ttimer;
+	bool dirty[STATE_COUNT];
+	bool stopping;
+	int64_t stop_deadline;        /* mono ms */
+	bool stop_killed;
+	int64_t next_rescan;          /* mono ms */
+	int64_t io_retry_at;          /* mono ms; 0 when nothing to retry */
+	bool space_low;
+	int64_t space_checked;        /* mono ms */
+	bool rescan_wanted;
+	uint64_t rnd;
+	uint64_t seq;
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t
+rnd_next(struct daemon *d)
+{
+	/* xorshift64*: plenty for ids and jitter, seeded from getrandom. */
+	d->rnd ^= d->rnd >> 12;
+	d->rnd ^= d->rnd << 25;
+	d->rnd ^= d->rnd >> 27;
+	return d->rnd * 2685821657736338717ULL;
+}
+
+/* Copy src into dst of size n, cut if it is longer; always terminated. */
+static void
+scopy(char *dst, size_t n, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n && src[i] != '\0'; i++)
+		dst[i] = src[i];
+	dst[i] = '\0';
+}
+
+static const char *
+djob_venue(const struct djob *j)
+{
+	return j->sj.group->venue;
+}
+
+static const char *
+djob_provider(const struct djob *j)
+{
+	return j->sj.group->provider;
+}
+
+static void
+djob_filename(const struct djob *j, char name[ID_MAX + 8])
+{
+	spool_id_to_name(j->id, name);
+}
+
+static void
+djob_to_rec(const struct djob *j, struct jobrec *r)
+{
+	jobrec_init(r);
+	scopy(r->id, sizeof(r->id), j->id);
+	scopy(r->name, sizeof(r->name), j->name);
+	scopy(r->venue, sizeof(r->venue), djob_venue(j));
+	scopy(r->provider, sizeof(r->provider), djob_provider(j));
+	scopy(r->sync_type, sizeof(r->sync_type), j->sync_type);
+	r->state = j->state;
+	r->priority = j->sj.priority;
+	r->created = j->created;
+	r->updated = util_now_ms();
+	r->not_before = j->not_before;
+	r->next_attempt = j->next_attempt;
+	r->attempts = j->attempts;
+	r->max_attempts = j->max_attempts;
+	r->ino = j->ino;
+	if (j->run != NULL && !j->run->run.adopted) {
+		r->pid = j->run->run.pid;
+		r->pid_start = j->run->run.start_ticks;
+		snprintf(r->boot_id, sizeof(r->boot_id), "%s",
+			 runner_boot_id());
+	} else if (j->run != NULL) {
+		r->pid = j->run->run.pid;
+		r->pid_start = j->run->run.start_ticks;
+		snprintf(r->boot_id, sizeof(r->boot_id), "%s",
+			 runner_boot_id());
+	}
+	r->last_exit = j->last_exit;
+	r->last_signal = j->last_signal;
+	scopy(r->last_error, sizeof(r->last_error), j->last_error);
+}
+
+static void
+djob_put(struct daemon *d, const struct djob *j)
+{
+	struct jobrec r;
+
+	djob_to_rec(j, &r);
+	if (store_put_job(d->st, &r) < 0)
+		log_error("event=oom job=%s msg=\"cannot queue a record\"", j->id);
+}
+
+/* Record an event in history and log it. */
+static void
+emit(struct daemon *d, const struct djob *j, enum event_type type,
+     const struct run_status *rs, const char *error, const char *result)
+{
+	struct event e;
+	char q[2 * ERROR_MAX + 8];
+
+	event_init(&e);
+	e.time = util_now_ms();
+	e.type = type;
+	scopy(e.job_id, sizeof(e.job_id), j->id);
+	scopy(e.venue, sizeof(e.venue), djob_venue(j));
+	scopy(e.provider, sizeof(e.provider), djob_provider(j));
+	scopy(e.sync_type, sizeof(e.sync_type), j->sync_type);
+	e.attempt = j->attempts;
+	if (rs != NULL) {
+		e.exit_code = rs->exit_code;
+		e.signal = rs->signal;
+		e.duration_ms = rs->duration_ms;
+	}
+	if (error != NULL)
+		scopy(e.error, sizeof(e.error), error);
+	if (result != NULL)
+		scopy(e.result, sizeof(e.result), result);
+	if (store_add_event(d->st, &e) < 0)
+		log_error("event=oom job=%s msg=\"cannot queue an event\"", j->id);
+	log_info("event=%s job=%s venue=%s provider=%s attempt=%u%s%s", event_name(type),
+		 j->id, djob_venue(j), djob_provider(j), j->attempts,
+		 e.error[0] ? " error=" : "",
+		 e.error[0] ? log_quote(e.error, q, sizeof(q)) : "");
+}
+
+/* An event for a file that never became a job (invalid uploads). */
+static void
+emit_invalid(struct daemon *d, const struct jobrec *r, const char *error)
+{
+	struct event e;
+	char q[2 * ERROR_MAX + 8];
+
+	event_init(&e);
+	e.time = util_now_ms();
+	e.type = EV_INVALID;
+	scopy(e.job_id, sizeof(e.job_id), r->id);
+	scopy(e.venue, sizeof(e.venue), r->venue);
+	scopy(e.provider, sizeof(e.provider), r->provider);
+	scopy(e.error, sizeof(e.error), error);
+	store_add_event(d->st, &e);
+	log_warn("event=invalid job=%s name=%s error=%s", r->id,
+		 log_quote(r->name, q, sizeof(q)),
+		 log_quote(error, q + ERROR_MAX + 4, ERROR_MAX + 4));
+}
+
+static struct djob *
+djob_get(struct daemon *d, const char *id)
+{
+	return table_get(&d->jobs, id);
+}
+
+static struct djob *
+djob_new(struct daemon *d, const char *id, const char *name,
+	const char *provider, const char *venue)
+{
+	struct djob *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->sj.group = sched_group_get(&d->sched, provider, venue);
+	j->name = strdup(name);
+	if (j->sj.group == NULL || j->name == NULL ||
+	    table_put(&d->jobs, id, j) < 0) {
+		if (j->sj.group != NULL)
+			sched_group_release(&d->sched, j->sj.group);
+		free(j->name);
+		free(j);
+		return NULL;
+	}
+	scopy(j->id, sizeof(j->id), id);
+	snprintf(j->sync_type, sizeof(j->sync_type), "full");
+	j->last_exit = -1;
+	j->created = util_now_ms();
+	j->sj.seq = d->seq++;
+	return j;
+}
+
+static void
+djob_free(struct daemon *d, struct djob *j)
+{
+	assert(j->run == NULL);
+	sched_remove(&d->sched, &j->sj);
+	table_del(&d->jobs, j->id);
+	sched_group_release(&d->sched, j->sj.group);
+	free(j->name);
+	free(j);
+}
+
+static void
+djob_from_rec(struct djob *j, const struct jobrec *r)
+{
+	scopy(j->sync_type, sizeof(j->sync_type), r->sync_type);
+	j->state = r->state;
+	j->created = r->created;
+	j->not_before = r->not_before;
+	j->next_attempt = r->next_attempt;
+	j->attempts = r->attempts;
+	j->max_attempts = r->max_attempts;
+	j->ino = r->ino;
+	j->sj.priority = r->priority;
+	j->last_exit = r->last_exit;
+	j->last_signal = r->last_signal;
+	scopy(j->last_error, sizeof(j->last_error), r->last_error);
+}
+
+/* Queue j to run at its due time. */
+static void
+djob_enqueue(struct daemon *d, struct djob *j)
+{
+	int64_t now = util_now_ms();
+
+	j->sj.due = j->next_attempt > j->not_before ? j->next_attempt
+						    : j->not_before;
+	if (sched_add(&d->sched, &j->sj, now) < 0)
+		log_error("event=oom job=%s msg=\"cannot queue the job\"", j->id);
+}
+
+static unsigned
+effective_max_attempts(const struct provider *p, unsigned asked)
+{
+	return asked > 0 && asked < p->max_attempts ? asked : p->max_attempts;
+}
+
+/* Where is the file called name? The first state directory holding it. */
+static enum job_state
+locate(struct daemon *d, const char *name, struct stat *st)
+{
+	struct stat tmp;
+
+	if (st == NULL)
+		st = &tmp;
+	for (int s = STATE_PENDING; s < STATE_COUNT; s++)
+		if (fstatat(d->sp.dir_fd[s], name, st, AT_SYMLINK_NOFOLLOW) == 0)
+			return s;
+	return STATE_NONE;
+}
+
+static void
+mark_dirty(struct daemon *d, enum job_state a, enum job_state b)
+{
+	d->dirty[a] = true;
+	d->dirty[b] = true;
+}
+
+static void
+want_io_retry(struct daemon *d)
+{
+	int64_t at = util_mono_ms() + IO_RETRY_MS;
+
+	if (d->io_retry_at == 0 || at < d->io_retry_at)
+		d->io_retry_at = at;
+}
+
+/* ---- runs ---- */
+
+static void
+run_signal(struct drun *r, int sig)
+{
+	runner_signal(&r->run, sig);
+	if (sig == SIGTERM && r->kill_at == 0)
+		r->kill_at = util_mono_ms() + KILL_GRACE_MS;
+}
+
+static int
+run_watch(struct daemon *d, struct drun *r)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	r->tpid = (struct tag){TAG_PIDFD, r};
+	r->tout = (struct tag){TAG_OUT, r};
+	r->terr = (struct tag){TAG_ERR, r};
+	ev.data.ptr = &r->tpid;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, r->run.pidfd, &ev) < 0)
+		return -errno;
+	if (r->run.out_fd >= 0) {
+		ev.data.ptr = &r->tout;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, r->run.out_fd, &ev) < 0)
+			return -errno;
+	}
+	if (r->run.err_fd >= 0) {
+		ev.data.ptr = &r->terr;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, r->run.err_fd, &ev) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void
+run_unlink(struct daemon *d, struct drun *r)
+{
+	struct drun **pp;
+
+	for (pp = &d->runs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			return;
+		}
+	}
+}
+
+/* ---- moving a job on ---- */
+
+/*
+ * Move j's file from its state to `to` and record it. On a failure other
+ * than ENOENT the job stays where it durably is; the caller retries.
+ */
+static int
+djob_move(struct daemon *d, struct djob *j, enum job_state to)
+{
+	char name[ID_MAX + 8];
+	int rc;
+
+	djob_filename(j, name);
+	rc = spool_move(&d->sp, j->state, name, to, NULL);
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			log_error("event=move_failed job=%s from=%s to=%s "
+				  "error=\"%s\"", j->id, state_name(j->state),
+				  state_name(to), strerror(-rc));
+		return rc;
+	}
+	mark_dirty(d, j->state, to);
+	j->state = to;
+	return 0;
+}
+
+static void djob_observe(struct daemon *d, struct djob *j);
+
+/* The end of a handler's attempt: decide, move, record. */
+static int
+run_finish(struct daemon *d, struct drun *r)
+{
+	struct djob *j = r->job;
+	const struct provider *p = config_provider(&d->cfg, djob_provider(j));
+	struct run_status rs = {.exit_code = -1};
+	char result[RESULT_MAX + 1] = "", rname[ID_MAX + 16];
+	char error[ERROR_MAX + 1];
+	enum outcome out;
+	enum job_state to;
+	enum event_type ev;
+
+	runner_reap(&r->run, &rs);
+	snprintf(rname, sizeof(rname), "%s.result", j->id);
+	runner_result_read(d->sp.logs_fd, rname, result);
+	scopy(error, sizeof(error), r->run.last_err);
+	if (r->timed_out)
+		snprintf(error, sizeof(error), "timed out after %llu ms",
+			 (unsigned long long)r->timeout_ms);
+	j->last_exit = rs.exit_code;
+	j->last_signal = rs.signal;
+	scopy(j->last_error, sizeof(j->last_error), error);
+	j->run = NULL;
+	sched_done(&d->sched, j->sj.group);
+
+	if (r->run.adopted) {
+		/* Not our child: its outcome is unknown. Run it again. */
+		r->cancelled = j->state != STATE_PROCESSING;
+		if (!r->cancelled) {
+			if (djob_move(d, j, STATE_PENDING) < 0)
+				goto observe;
+			if (j->attempts > 0)
+				j->attempts--;
+			j->next_attempt = 0;
+			emit(d, j, EV_INTERRUPTED, &rs,
+			     "the handler outlived a daemon restart; its outcome "
+			     "is unknown", NULL);
+			djob_put(d, j);
+			djob_enqueue(d, j);
+			return 0;
+		}
+	}
+	if (r->cancelled || j->state != STATE_PROCESSING) {
+		emit(d, j, EV_CANCELLED, &rs, error[0] ? error : NULL, result);
+		goto observe;
+	}
+
+	out = sched_outcome(rs.exit_code, rs.signal, r->timed_out);
+	if (p == NULL) {
+		out = OUTCOME_FAILED;
+		snprintf(error, sizeof(error), "provider '%s' is no longer "
+			 "configured", djob_provider(j));
+	}
+	if (out == OUTCOME_RETRY && j->attempts >= j->max_attempts) {
+		out = OUTCOME_FAILED;
+		if (error[0] == '\0')
+			snprintf(error, sizeof(error), "attempts used up (%u)",
+				 j->attempts);
+	}
+	switch (out) {
+	case OUTCOME_COMPLETED:
+		to = STATE_COMPLETED, ev = EV_COMPLETED;
+		break;
+	case OUTCOME_FAILED:
+		to = STATE_FAILED, ev = EV_FAILED;
+		break;
+	default:
+		to = STATE_PENDING, ev = EV_RETRY_SCHEDULED;
+		break;
+	}
+	if (djob_move(d, j, to) < 0)
+		goto observe;
+	if (to == STATE_PENDING) {
+		j->next_attempt = util_now_ms() +
+				  (int64_t)sched_backoff(p->backoff_initial_ms,
+							 p->backoff_max_ms,
+							 j->attempts,
+							 rnd_next(d));
+	} else {
+		j->next_attempt = 0;
+	}
+	emit(d, j, ev, &rs, error[0] ? error : NULL, result);
+	djob_put(d, j);
+	if (to == STATE_PENDING)
+		djob_enqueue(d, j);
+	else
+		djob_free(d, j);
+	return 0;
+observe:
+	/* The file is not where we thought: someone moved it. */
+	djob_observe(d, j);
+	return 0;
+}
+
+/* ---- observing moves made by others ---- */
+
+static void
+djob_settle(struct daemon *d, struct djob *j)
+{
+	if (j->run != NULL)
+		return;
+	if (j->state == STATE_PENDING) {
+		j->next_attempt = 0;
+		djob_enqueue(d, j);
+	} else if (j->state != STATE_PAUSED) {
+		djob_free(d, j);
+	}
+}
+
+/*
+ * Find where j's file is and, if that is not where we had it, record the
+ * move someone else made (DESIGN.md's table of moves).
+ */
+static void
+djob_observe(struct daemon *d, struct djob *j)
+{
+	char name[ID_MAX + 8];
+	enum job_state was = j->state, now;
+	struct stat st;
+
+	djob_filename(j, name);
+	now = locate(d, name, &st);
+	if (now == was) {
+		djob_settle(d, j);
+		return;
+	}
+	sched_remove(&d->sched, &j->sj);
+	j->state = now;
+	if (was == STATE_PROCESSING && j->run != NULL && !j->run->cancelled) {
+		/* stop: the handler's group is killed; reaping records it. */
+		j->run->cancelled = true;
+		run_signal(j->run, SIGTERM);
+	}
+	switch (now) {
+	case STATE_PENDING:
+		if (was == STATE_FAILED || was == STATE_COMPLETED) {
+			j->attempts = 0;
+			emit(d, j, EV_RETRIED, NULL, NULL, NULL);
+		} else {
+			emit(d, j, EV_RESUMED, NULL, NULL, NULL);
+		}
+		break;
+	case STATE_PAUSED:
+		emit(d, j, was == STATE_PROCESSING ? EV_CANCELLED : EV_PAUSED,
+		     NULL, was == STATE_PROCESSING ? "stopped while running"
+						   : NULL, NULL);
+		break;
+	case STATE_NONE:
+		emit(d, j, EV_DROPPED, NULL, "the job file was removed", NULL);
+		break;
+	default: {
+		char why[96];
+		snprintf(why, sizeof(why), "moved from %s to %s by hand",
+			 state_name(was), state_name(now));
+		emit(d, j, EV_CANCELLED, NULL, why, NULL);
+		break;
+	}
+	}
+	djob_put(d, j);
+	djob_settle(d, j);
+}
+
+/* ---- uploads: settling, validation, acceptance ---- */
+
+static void
+cand_unlink(struct daemon *d, struct cand *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		d->cand_head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		d->cand_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+cand_append(struct daemon *d, struct cand *c)
+{
+	c->prev = d->cand_tail;
+	c->next = NULL;
+	if (d->cand_tail != NULL)
+		d->cand_tail->next = c;
+	else
+		d->cand_head = c;
+	d->cand_tail = c;
+}
+
+/* Seen name in pending: (re)start its settle clock, or take it at once. */
+static void
+cand_touch(struct daemon *d, const char *name, bool moved)
+{
+	struct cand *c = table_get(&d->cands, name);
+	int64_t now = util_mono_ms();
+
+	if (c == NULL) {
+		size_t n = strlen(name);
+		c = calloc(1, sizeof(*c) + n + 1);
+		if (c == NULL || table_put(&d->cands, name, c) < 0) {
+			free(c);
+			log_error("event=oom name=%s", name);
+			return;
+		}
+		memcpy(c->name, name, n + 1);
+	} else {
+		cand_unlink(d, c);
+	}
+	c->moved = moved;
+	/*
+	 * Settle times are equal for all, so appending keeps the list in
+	 * due order; a moved-in file is due now and goes first.
+	 */
+	if (moved) {
+		c->due = now;
+		c->next = d->cand_head;
+		c->prev = NULL;
+		if (d->cand_head != NULL)
+			d->cand_head->prev = c;
+		else
+			d->cand_tail = c;
+		d->cand_head = c;
+	} else {
+		c->due = now + (int64_t)d->cfg.settle_ms;
+		cand_append(d, c);
+	}
+}
+
+static void
+cand_drop(struct daemon *d, struct cand *c)
+{
+	cand_unlink(d, c);
+	table_del(&d->cands, c->name);
+	free(c);
+}
+
+/*
+ * Move a file that is not a valid job from pending to failed under a
+ * fresh id, with the reason in history.
+ */
+static int
+quarantine(struct daemon *d, const char *name, const struct stat *st,
+	   const struct job *job, const char *reason)
+{
+	struct jobrec r;
+	char stem[ID_MAX + 1], newname[ID_MAX + 8];
+	int rc = -EEXIST;
+
+	jobrec_init(&r);
+	spool_stem(name, stem);
+	for (int tries = 0; tries < 8 && rc == -EEXIST; tries++) {
+		spool_id_make(stem, util_now_ms(), (uint32_t)rnd_next(d), r.id);
+		spool_id_to_name(r.id, newname);
+		rc = spool_move(&d->sp, STATE_PENDING, name, STATE_FAILED,
+				newname);
+	}
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			log_error("event=move_failed name=%s to=failed "
+				  "error=\"%s\"", name, strerror(-rc));
+		return rc;
+	}
+	mark_dirty(d, STATE_PENDING, STATE_FAILED);
+	scopy(r.name, sizeof(r.name), name);
+	if (job != NULL) {
+		scopy(r.venue, sizeof(r.venue), job->venue_id);
+		scopy(r.provider, sizeof(r.provider), job->provider);
+		scopy(r.sync_type, sizeof(r.sync_type), job->sync_type);
+	}
+	r.state = STATE_FAILED;
+	r.created = r.updated = util_now_ms();
+	r.ino = st != NULL ? (uint64_t)st->st_ino : 0;
+	scopy(r.last_error, sizeof(r.last_error), reason);
+	store_put_job(d->st, &r);
+	emit_invalid(d, &r, reason);
+	return 0;
+}
+
+static void
+known_providers(const struct config *cfg, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < cfg->nproviders && o + 2 < len; i++) {
+		int n = snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
+				 cfg->providers[i].name);
+		if (n < 0 || (size_t)n >= len - o)
+			break;
+		o += (size_t)n;
+	}
+}
+
+enum accept_result { ACCEPT_DONE, ACCEPT_LATER, ACCEPT_RETRY_IO };
+
+/*
+ * Take the upload `name` in pending: validate it and queue it as a job,
+ * or quarantine it. A file already named for a job we know (a retry, a
+ * resume, our own restart) becomes that job again.
+ */
+static enum accept_result
+accept_file(struct daemon *d, struct cand *c)
+{
+	char err[ERRLEN], why[ERRLEN + 64], id[ID_MAX + 1], stem[ID_MAX + 1];
+	char newname[ID_MAX + 8];
+	const char *name = c->name;
+	struct jobrec rec;
+	bool known = false, keep_id = false;
+	struct job job = {0};
+	struct stat st;
+	struct djob *j;
+	char *buf = NULL;
+	size_t len;
+	int rc;
+	enum accept_result res = ACCEPT_DONE;
+	const struct provider *p;
+
+	if (spool_name_to_id(name, id) == 0) {
+		j = djob_get(d, id);
+		if (j != NULL) {
+			djob_observe(d, j);
+			return ACCEPT_DONE;
+		}
+		if (fstatat(d->sp.dir_fd[STATE_PENDING], name, &st,
+			    AT_SYMLINK_NOFOLLOW) < 0)
+			return ACCEPT_DONE; /* gone already */
+		rc = store_job_get(d->st, id, &rec);
+		known = rc == 0 && rec.ino == (uint64_t)st.st_ino &&
+			rec.state != STATE_NONE;
+		keep_id = rc == -ENOENT && spool_id_stamped(id);
+	}
+	if (!known && !c->moved) {
+		/*
+		 * Written in place: wait until nobody writes it and it has
+		 * been unchanged (ctime, which no client can set) for the
+		 * settle time.
+		 */
+		int64_t now = util_now_ms(), changed;
+		if (fstatat(d->sp.dir_fd[STATE_PENDING], name, &st,
+			    AT_SYMLINK_NOFOLLOW) < 0)
+			return ACCEPT_DONE;
+		changed = (int64_t)st.st_ctim.tv_sec * 1000 +
+			  st.st_ctim.tv_nsec / 1000000;
+		if (now < changed + (int64_t)d->cfg.settle_ms)
+			return ACCEPT_LATER;
+		if (S_ISREG(st.st_mode) &&
+		    spool_has_writer(&d->sp, STATE_PENDING, name) == 1)
+			return ACCEPT_LATER;
+	}
+
+	rc = spool_read_job(&d->sp, STATE_PENDING, name, JOB_MAX_SIZE, &buf,
+			    &len, &st, err, sizeof(err));
+	if (rc == -ENOENT)
+		return ACCEPT_DONE;
+	if (rc == -ENOMEM || rc == -EIO || rc == -EMFILE || rc == -ENFILE)
+		return ACCEPT_RETRY_IO;
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%.200s %.300s", name, err);
+		goto invalid;
+	}
+	if (job_parse(buf, len, &job, err, sizeof(err)) < 0) {
+		scopy(why, sizeof(why), err);
+		goto invalid;
+	}
+	p = config_provider(&d->cfg, job.provider);
+	if (p == NULL) {
+		char list[256];
+		known_providers(&d->cfg, list, sizeof(list));
+		snprintf(why, sizeof(why),
+			 "provider '%s' is not configured (known: %s)",
+			 job.provider, list);
+		goto invalid;
+	}
+	if (known) {
+		scopy(newname, sizeof(newname), name);
+	} else if (keep_id) {
+		scopy(newname, sizeof(newname), name);
+	} else {
+		spool_stem(name, stem);
+		rc = -EEXIST;
+		for (int tries = 0; tries < 8 && rc == -EEXIST; tries++) {
+			spool_id_make(stem, util_now_ms(), (uint32_t)rnd_next(d),
+				      id);
+			if (djob_get(d, id) != NULL)
+				continue;
+			if (store_job_get(d->st, id, &rec) == 0)
+				continue;
+			spool_id_to_name(id, newname);
+			rc = spool_move(&d->sp, STATE_PENDING, name,
+					STATE_PENDING, newname);
+		}
+		if (rc == -ENOENT)
+			goto out;
+		if (rc < 0) {
+			log_error("event=move_failed name=%s error=\"%s\"", name,
+				  strerror(-rc));
+			res = ACCEPT_RETRY_IO;
+			goto out;
+		}
+		d->dirty[STATE_PENDING] = true;
+	}
+	if (keep_id || !known)
+		spool_name_to_id(newname, id);
+	j = djob_new(d, id, known ? rec.name : name, job.provider,
+		    job.venue_id);
+	if (j == NULL) {
+		res = ACCEPT_RETRY_IO;
+		goto out;
+	}
+	if (known)
+		djob_from_rec(j, &rec);
+	scopy(j->sync_type, sizeof(j->sync_type), job.sync_type);
+	j->sj.priority = job.priority;
+	j->not_before = job.not_before;
+	j->max_attempts = effective_max_attempts(p, job.max_attempts);
+	j->ino = (uint64_t)st.st_ino;
+	j->state = STATE_PENDING;
+	if (!known) {
+		emit(d, j, EV_QUEUED, NULL, NULL, NULL);
+	} else if (rec.state == STATE_FAILED || rec.state == STATE_COMPLETED) {
+		j->attempts = 0;
+		j->next_attempt = 0;
+		emit(d, j, EV_RETRIED, NULL, NULL, NULL);
+	} else if (rec.state == STATE_PAUSED) {
+		j->next_attempt = 0;
+		emit(d, j, EV_RESUMED, NULL, NULL, NULL);
+	} else if (rec.state == STATE_PROCESSING) {
+		/* Moved out of processing while no daemon watched. */
+		if (j->attempts > 0)
+			j->attempts--;
+		emit(d, j, EV_INTERRUPTED, NULL,
+		     "moved back to pending while the daemon was down", NULL);
+	}
+	djob_put(d, j);
+	djob_enqueue(d, j);
+	goto out;
+
+invalid:
+	rc = quarantine(d, name, buf != NULL ? &st : NULL,
+			job.venue_id[0] ? &job : NULL, why);
+	if (rc < 0 && rc != -ENOENT)
+		res = ACCEPT_RETRY_IO;
+out:
+	job_free(&job);
+	free(buf);
+	return res;
+}
+
+/* Take every settled upload whose time has come. */
+static void
+cands_process(struct daemon *d)
+{
+	int64_t now = util_mono_ms();
+	struct cand *c;
+
+	while ((c = d->cand_head) != NULL && c->due <= now && !d->stopping) {
+		switch (accept_file(d, c)) {
+		case ACCEPT_DONE:
+			cand_drop(d, c);
+			break;
+		case ACCEPT_LATER:
+			cand_unlink(d, c);
+			c->moved = false;
+			c->due = now + (int64_t)d->cfg.settle_ms;
+			cand_append(d, c);
+			break;
+		case ACCEPT_RETRY_IO:
+			cand_unlink(d, c);
+			c->due = now + IO_RETRY_MS;
+			cand_append(d, c);
+			return;
+		}
+	}
+}
+
+/* ---- claiming and starting ---- */
+
+static bool
+space_ok(struct daemon *d)
+{
+	int64_t now = util_mono_ms();
+	struct statvfs vfs;
+	bool low;
+
+	if (d->cfg.min_free_pct == 0)
+		return true;
+	if (now - d->space_checked < SPACE_CHECK_MS && d->space_checked != 0)
+		return !d->space_low;
+	d->space_checked = now;
+	if (fstatvfs(d->sp.root_fd, &vfs) < 0)
+		return true;
+	low = (vfs.f_blocks > 0 &&
+	       vfs.f_bavail * 100 < vfs.f_blocks * d->cfg.min_free_pct) ||
+	      (vfs.f_files > 0 &&
+	       vfs.f_favail * 100 < vfs.f_files * d->cfg.min_free_pct);
+	if (low != d->space_low)
+		log_warn("event=%s msg=\"free space or inodes %s min_free "
+			 "%u%%\"", low ? "space_low" : "space_ok",
+			 low ? "below" : "back above", d->cfg.min_free_pct);
+	d->space_low = low;
+	return !low;
+}
+
+/* A claimed job cannot run: put it back, or fail it. */
+static void
+start_failed(struct daemon *d, struct djob *j, bool invalid, const char *why)
+{
+	if (invalid) {
+		if (djob_move(d, j, STATE_FAILED) < 0) {
+			djob_observe(d, j);
+			return;
+		}
+		scopy(j->last_error, sizeof(j->last_error), why);
+		emit(d, j, EV_INVALID, NULL, why, NULL);
+		djob_put(d, j);
+		djob_free(d, j);
+		return;
+	}
+	/* A resource failure of ours: not the job's fault, no attempt used. */
+	if (djob_move(d, j, STATE_PENDING) < 0) {
+		djob_observe(d, j);
+		return;
+	}
+	j->next_attempt = util_now_ms() + IO_RETRY_MS;
+	emit(d, j, EV_DEFERRED, NULL, why, NULL);
+	djob_put(d, j);
+	djob_enqueue(d, j);
+}
+
+static void
+start_job(struct daemon *d, struct djob *j)
+{
+	char name[ID_MAX + 8], err[ERRLEN], why[ERRLEN + 32];
+	char job_path[PATH_MAX], result_path[PATH_MAX], rname[ID_MAX + 16];
+	struct runner_spec spec;
+	const struct provider *p;
+	struct job job = {0};
+	struct drun *r = NULL;
+	struct stat st;
+	char *buf = NULL;
+	size_t len;
+	int rc;
+
+	djob_filename(j, name);
+	rc = spool_move(&d->sp, STATE_PENDING, name, STATE_PROCESSING, NULL);
+	if (rc < 0) {
+		sched_done(&d->sched, j->sj.group);
+		if (rc == -ENOENT) {
+			djob_observe(d, j);
+		} else {
+			log_error("event=move_failed job=%s from=pending "
+				  "to=processing error=\"%s\"", j->id,
+				  strerror(-rc));
+			j->next_attempt = util_now_ms() + IO_RETRY_MS;
+			djob_enqueue(d, j);
+		}
+		return;
+	}
+	mark_dirty(d, STATE_PENDING, STATE_PROCESSING);
+	j->state = STATE_PROCESSING;
+	sched_done(&d->sched, j->sj.group);
+
+	/* The content the handler sees is the content validated here. */
+	rc = spool_read_job(&d->sp, STATE_PROCESSING, name, JOB_MAX_SIZE, &buf,
+			    &len, &st, err, sizeof(err));
+	if (rc == -ENOENT) {
+		djob_observe(d, j);
+		goto out;
+	}
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%.200s %.300s", name, err);
+		start_failed(d, j, rc != -ENOMEM && rc != -EMFILE &&
+				   rc != -ENFILE && rc != -EIO, why);
+		goto out;
+	}
+	if (job_parse(buf, len, &job, err, sizeof(err)) < 0) {
+		start_failed(d, j, true, err);
+		goto out;
+	}
+	p = config_provider(&d->cfg, job.provider);
+	if (p == NULL || strcmp(job.provider, djob_provider(j)) != 0 ||
+	    strcmp(job.venue_id, djob_venue(j)) != 0) {
+		snprintf(why, sizeof(why), p == NULL
+			 ? "provider '%s' is no longer configured"
+			 : "the file changed its venue or provider after it "
+			   "was queued (now %s)", job.provider);
+		start_failed(d, j, true, why);
+		goto out;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		start_failed(d, j, false, "out of memory");
+		goto out;
+	}
+	j->attempts++;
+	snprintf(rname, sizeof(rname), "%s.result", j->id);
+	unlinkat(d->sp.logs_fd, rname, 0);
+	snprintf(job_path, sizeof(job_path), "%s/processing/%s", d->sp.path,
+		 name);
+	snprintf(result_path, sizeof(result_path), "%s/logs/%s", d->sp.path,
+		 rname);
+	spec = (struct runner_spec){
+		.prov = p, .job = &job, .job_id = j->id, .attempt = j->attempts,
+		.job_path = job_path, .result_path = result_path,
+		.content = buf, .content_len = len,
+	};
+	rc = runner_start(&spec, d->sp.logs_fd, d->cfg.log_max, &r->run, err,
+			  sizeof(err));
+	if (rc < 0) {
+		j->attempts--;
+		log_error("event=spawn_failed job=%s error=\"%s\"", j->id, err);
+		free(r);
+		r = NULL;
+		start_failed(d, j, false, err);
+		goto out;
+	}
+	r->job = j;
+	r->timeout_ms = p->timeout_ms;
+	r->deadline = util_mono_ms() + (int64_t)p->timeout_ms;
+	r->gated = true;
+	rc = run_watch(d, r);
+	assert(rc == 0); /* epoll_ctl on fresh fds fails only on ENOMEM */
+	j->run = r;
+	r->next = d->runs;
+	d->runs = r;
+	sched_start(&d->sched, j->sj.group);
+	j->next_attempt = 0;
+	emit(d, j, EV_STARTED, NULL, NULL, NULL);
+	djob_put(d, j);
+out:
+	job_free(&job);
+	free(buf);
+}
+
+static void
+schedule(struct daemon *d)
+{
+	struct sched_job *sj;
+
+	if (d->stopping)
+		return;
+	while (space_ok(d) && (sj = sched_next(&d->sched, util_now_ms())) != NULL)
+		start_job(d, (struct djob *)sj);
+}
+
+/* ---- timers: timeouts, kills, shutdown ---- */
+
+static void
+runs_check(struct daemon *d)
+{
+	int64_t now = util_mono_ms();
+
+	for (struct drun *r = d->runs; r != NULL; r = r->next) {
+		if (r->exited)
+			continue;
+		if (!r->timed_out && now >= r->deadline) {
+			r->timed_out = true;
+			log_warn("event=timeout job=%s pid=%ld timeout_ms=%llu",
+				 r->job->id, (long)r->run.pid,
+				 (unsigned long long)r->timeout_ms);
+			run_signal(r, SIGTERM);
+		}
+		if (r->kill_at != 0 && now >= r->kill_at) {
+			runner_signal(&r->run, SIGKILL);
+			r->kill_at = 0;
+		}
+	}
+}
+
+/* Reap every handler that exited, and move its job on. */
+static void
+runs_reap(struct daemon *d)
+{
+	struct drun *r, *next;
+
+	for (r = d->runs; r != NULL; r = next) {
+		next = r->next;
+		if (!r->exited)
+			continue;
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.pidfd, NULL);
+		run_unlink(d, r);
+		run_finish(d, r);
+		free(r);
+	}
+}
+
+/*
+ * Make the moves durable, then record them, then let the handlers whose
+ * start is now on record run.
+ */
+static void
+flush(struct daemon *d)
+{
+	char err[ERRLEN];
+	int rc;
+
+	for (int s = STATE_PENDING; s < STATE_COUNT; s++) {
+		if (!d->dirty[s])
+			continue;
+		rc = spool_sync(&d->sp, s);
+		if (rc < 0) {
+			log_error("event=fsync_failed dir=%s error=\"%s\"",
+				  state_name(s), strerror(-rc));
+			want_io_retry(d);
+			return;
+		}
+		d->dirty[s] = false;
+	}
+	if (store_pending(d->st) > 0) {
+		rc = store_commit(d->st, err, sizeof(err));
+		if (rc < 0) {
+			log_error("event=commit_failed error=\"%s\"", err);
+			want_io_retry(d);
+			return;
+		}
+	}
+	for (struct drun *r = d->runs; r != NULL; r = r->next) {
+		if (!r->gated)
+			continue;
+		r->gated = false;
+		if (runner_release(&r->run) < 0)
+			log_warn("event=gate_failed job=%s", r->job->id);
+	}
+}
+
+static void
+arm_timer(struct daemon *d)
+{
+	int64_t now = util_mono_ms(), wall = util_now_ms(), at = d->next_rescan;
+	struct itimerspec its = {0};
+	int64_t due;
+
+	if (d->cand_head != NULL && d->cand_head->due < at)
+		at = d->cand_head->due;
+	due = sched_next_due(&d->sched);
+	if (due != INT64_MAX && now + (due - wall) < at)
+		at = now + (due - wall);
+	for (struct drun *r = d->runs; r != NULL; r = r->next) {
+		if (!r->timed_out && r->deadline < at)
+			at = r->deadline;
+		if (r->kill_at != 0 && r->kill_at < at)
+			at = r->kill_at;
+	}
+	if (d->io_retry_at != 0 && d->io_retry_at < at)
+		at = d->io_retry_at;
+	if (d->space_low && now + SPACE_CHECK_MS < at)
+		at = now + SPACE_CHECK_MS;
+	if (d->stopping && d->stop_deadline < at)
+		at = d->stop_deadline;
+	if (at <= now)
+		at = now + 1; /* an absolute zero would disarm it */
+	its.it_value.tv_sec = (time_t)((at - now) / 1000);
+	its.it_value.tv_nsec = (long)((at - now) % 1000) * 1000000;
+	timerfd_settime(d->tfd, 0, &its, NULL);
+}
+
+/* ---- directory events ---- */
+
+static enum job_state
+wd_state(struct daemon *d, int wd)
+{
+	for (int s = STATE_PENDING; s < STATE_COUNT; s++)
+		if (d->wd[s] == wd)
+			return s;
+	return STATE_NONE;
+}
+
+/* Something happened to name in directory s. */
+static void
+on_name(struct daemon *d, enum job_state s, const char *name, uint32_t mask)
+{
+	char id[ID_MAX + 1];
+	struct djob *j = NULL;
+	struct cand *c;
+
+	if (spool_name_to_id(name, id) == 0)
+		j = djob_get(d, id);
+	if (j != NULL) {
+		if (j->state != s || (mask & (IN_MOVED_FROM | IN_DELETE)))
+			djob_observe(d, j);
+		return;
+	}
+	if (s != STATE_PENDING || spool_name_ignored(name))
+		return;
+	if (mask & (IN_MOVED_FROM | IN_DELETE)) {
+		c = table_get(&d->cands, name);
+		if (c != NULL)
+			cand_drop(d, c);
+		return;
+	}
+	/* IN_CLOSE_WRITE only restarts the clock; the ctime check decides. */
+	cand_touch(d, name, (mask & IN_MOVED_TO) != 0);
+}
+
+static void rescan(struct daemon *d);
+
+static void
+on_inotify(struct daemon *d)
+{
+	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	for (;;) {
+		n = read(d->ifd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			enum job_state s = wd_state(d, ev->wd);
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				log_warn("event=inotify_overflow msg=\"rescanning "
+					 "the spool\"");
+				d->rescan_wanted = true;
+				continue;
+			}
+			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF |
+					IN_UNMOUNT)) {
+				log_error("event=spool_gone dir=%s msg=\"a state "
+					  "directory was removed or moved; "
+					  "stopping\"", state_name(s));
+				exit(EX_OSERR);
+			}
+			if (s == STATE_NONE || ev->len == 0)
+				continue;
+			on_name(d, s, ev->name, ev->mask);
+		}
+	}
+}
+
+/* List a state directory's names. *names is malloc'd, one after another. */
+static int
+list_dir(struct daemon *d, enum job_state s, char **names, size_t *count)
+{
+	size_t cap = 4096, used = 0;
+	char *buf = malloc(cap), *nb;
+	struct dirent *de;
+	int fd;
+	DIR *dir;
+
+	*count = 0;
+	*names = NULL;
+	if (buf == NULL)
+		return -ENOMEM;
+	/* A fresh descriptor: a DIR owns its fd and its position. */
+	fd = openat(d->sp.dir_fd[s], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		int rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return rc;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		size_t n = strlen(de->d_name) + 1;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (used + n > cap) {
+			cap = cap * 2 + n;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				closedir(dir);
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		memcpy(buf + used, de->d_name, n);
+		used += n;
+		(*count)++;
+	}
+	closedir(dir);
+	*names = buf;
+	return 0;
+}
+
+/* Look again at everything: pending for new files, live jobs for moves. */
+static void
+rescan(struct daemon *d)
+{
+	char *names, *p, id[ID_MAX + 1];
+	size_t count, pos = 0;
+	struct table_entry *e = NULL;
+	struct djob **live;
+	size_t nlive = 0;
+
+	d->rescan_wanted = false;
+	if (list_dir(d, STATE_PENDING, &names, &count) == 0) {
+		p = names;
+		for (size_t i = 0; i < count; i++, p += strlen(p) + 1) {
+			if (spool_name_ignored(p) ||
+			    table_get(&d->cands, p) != NULL)
+				continue;
+			if (spool_name_to_id(p, id) == 0 && djob_get(d, id) != NULL)
+				continue;
+			cand_touch(d, p, false);
+		}
+		free(names);
+	}
+	/* Collect first: djob_observe() may free jobs. */
+	live = malloc((d->jobs.count + 1) * sizeof(*live));
+	if (live == NULL)
+		return;
+	while ((e = table_next(&d->jobs, &pos, e)) != NULL)
+		live[nlive++] = e->value;
+	for (size_t i = 0; i < nlive; i++) {
+		char name[ID_MAX + 8];
+		struct stat st;
+		djob_filename(live[i], name);
+		if (locate(d, name, &st) != live[i]->state)
+			djob_observe(d, live[i]);
+	}
+	free(live);
+	store_reader_check(d->st, NULL);
+}
+
+/* ---- signals ---- */
+
+static int
+reload(struct daemon *d)
+{
+	struct config cfg = {0};
+	char err[ERRLEN];
+	char *spool;
+
+	if (config_load(d->config_path, &cfg, err, sizeof(err)) < 0) {
+		log_error("event=reload_refused error=\"%s\" msg=\"keeping the "
+			  "running config\"", err);
+		return -EINVAL;
+	}
+	spool = realpath(cfg.spool, NULL);
+	if (spool == NULL || strcmp(spool, d->sp.path) != 0) {
+		log_error("event=reload_refused msg=\"the spool cannot change "
+			  "on reload; restart syncspoold to move it\"");
+		free(spool);
+		config_free(&cfg);
+		return -EINVAL;
+	}
+	free(spool);
+	config_free(&d->cfg);
+	d->cfg = cfg;
+	d->sched.workers = d->cfg.workers;
+	for (size_t i = 0; i < d->cfg.nproviders; i++)
+		sched_provider_limit(&d->sched, d->cfg.providers[i].name,
+				     d->cfg.providers[i].concurrency);
+	log_info("event=reloaded config=%s providers=%zu", d->config_path,
+		 d->cfg.nproviders);
+	return 0;
+}
+
+static void
+begin_stop(struct daemon *d, int sig)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	d->stop_deadline = util_mono_ms() + (int64_t)d->cfg.shutdown_grace_ms;
+	log_info("event=stopping signal=%s running=%u grace_ms=%llu",
+		 sigabbrev_np(sig), d->sched.running,
+		 (unsigned long long)d->cfg.shutdown_grace_ms);
+}
+
+static void
+on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			begin_stop(d, (int)si.ssi_signo);
+			break;
+		case SIGHUP:
+			reload(d);
+			break;
+		}
+	}
+}
+
+/* ---- start-up ---- */
+
+/* A job file found in processing at start: wait for it, or requeue it. */
+static void
+recover_processing(struct daemon *d, const char *name)
+{
+	char id[ID_MAX + 1];
+	struct jobrec rec;
+	struct djob *j;
+	struct drun *r;
+	const struct provider *p;
+
+	if (spool_name_ignored(name))
+		return;
+	if (spool_name_to_id(name, id) < 0 || store_job_get(d->st, id, &rec) < 0) {
+		/* Not ours: hand it back to pending as a new upload. */
+		if (spool_move(&d->sp, STATE_PROCESSING, name, STATE_PENDING,
+			       NULL) == 0) {
+			mark_dirty(d, STATE_PROCESSING, STATE_PENDING);
+			log_warn("event=foreign_file dir=processing name=%s "
+				 "msg=\"moved to pending\"", name);
+		}
+		return;
+	}
+	j = djob_new(d, id, rec.name, rec.provider, rec.venue);
+	if (j == NULL)
+		return;
+	djob_from_rec(j, &rec);
+	j->state = STATE_PROCESSING;
+	p = config_provider(&d->cfg, rec.provider);
+	r = calloc(1, sizeof(*r));
+	if (r != NULL && rec.pid > 0 &&
+	    runner_adopt(rec.pid, rec.pid_start, rec.boot_id, &r->run) == 0) {
+		r->job = j;
+		r->timeout_ms = p != NULL ? p->timeout_ms : 300000;
+		r->deadline = util_mono_ms() + (int64_t)r->timeout_ms;
+		r->run.attempt = j->attempts;
+		if (run_watch(d, r) == 0) {
+			j->run = r;
+			r->next = d->runs;
+			d->runs = r;
+			sched_start(&d->sched, j->sj.group);
+			emit(d, j, EV_RECOVERED, NULL,
+			     "its handler survived the daemon; waiting for it",
+			     NULL);
+			return;
+		}
+		runner_abandon(&r->run);
+	}
+	free(r);
+	if (djob_move(d, j, STATE_PENDING) < 0) {
+		djob_observe(d, j);
+		return;
+	}
+	if (j->attempts > 0)
+		j->attempts--;
+	j->next_attempt = 0;
+	emit(d, j, EV_INTERRUPTED, NULL,
+	     "the daemon stopped while the handler ran", NULL);
+	djob_put(d, j);
+	djob_enqueue(d, j);
+}
+
+/* A file found in paused at start. */
+static void
+recover_paused(struct daemon *d, const char *name)
+{
+	char id[ID_MAX + 1];
+	struct jobrec rec;
+	struct djob *j;
+	enum job_state was;
+
+	if (spool_name_ignored(name))
+		return;
+	if (spool_name_to_id(name, id) < 0 || store_job_get(d->st, id, &rec) < 0) {
+		log_warn("event=foreign_file dir=paused name=%s msg=\"not a "
+			 "job of this spool; left alone\"", name);
+		return;
+	}
+	j = djob_new(d, id, rec.name, rec.provider, rec.venue);
+	if (j == NULL)
+		return;
+	djob_from_rec(j, &rec);
+	was = rec.state;
+	j->state = STATE_PAUSED;
+	if (was != STATE_PAUSED) {
+		emit(d, j, was == STATE_PROCESSING ? EV_CANCELLED : EV_PAUSED,
+		     NULL, "moved to paused while the daemon was down", NULL);
+		djob_put(d, j);
+	}
+}
+
+struct stale_ctx {
+	struct daemon *d;
+	char (*ids)[ID_MAX + 1];
+	size_t n, cap;
+};
+
+static int
+collect_stale(const struct jobrec *r, void *arg)
+{
+	struct stale_ctx *c = arg;
+
+	if (r->state != STATE_PENDING && r->state != STATE_PROCESSING &&
+	    r->state != STATE_PAUSED)
+		return 0;
+	if (djob_get(c->d, r->id) != NULL)
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void *ids = realloc(c->ids, cap * sizeof(*c->ids));
+		if (ids == NULL)
+			return 1;
+		c->ids = ids;
+		c->cap = cap;
+	}
+	snprintf(c->ids[c->n++], ID_MAX + 1, "%s", r->id);
+	return 0;
+}
+
+/*
+ * Records that say a job is live, for jobs whose file is not where they
+ * say: the directories win.
+ */
+static void
+recover_stale(struct daemon *d)
+{
+	struct stale_ctx c = {.d = d};
+
+	store_jobs(d->st, collect_stale, &c);
+	for (size_t i = 0; i < c.n; i++) {
+		char name[ID_MAX + 8];
+		struct jobrec rec;
+		struct stat st;
+		struct djob *j;
+		enum job_state where;
+
+		if (store_job_get(d->st, c.ids[i], &rec) < 0)
+			continue;
+		spool_id_to_name(rec.id, name);
+		where = locate(d, name, &st);
+		if (where == STATE_PENDING)
+			continue; /* the pending scan takes it */
+		j = djob_new(d, rec.id, rec.name, rec.provider, rec.venue);
+		if (j == NULL)
+			continue;
+		djob_from_rec(j, &rec);
+		if (where == STATE_COMPLETED || where == STATE_FAILED) {
+			j->state = where;
+			emit(d, j, where == STATE_COMPLETED ? EV_COMPLETED
+							    : EV_FAILED,
+			     NULL, "outcome found at start-up; its details were "
+			     "lost when the daemon stopped", NULL);
+			djob_put(d, j);
+			djob_free(d, j);
+			continue;
+		}
+		djob_observe(d, j);
+	}
+	free(c.ids);
+}
+
+static void
+startup(struct daemon *d)
+{
+	char *names, *p;
+	size_t count;
+
+	if (list_dir(d, STATE_PROCESSING, &names, &count) == 0) {
+		p = names;
+		for (size_t i = 0; i < count; i++, p += strlen(p) + 1)
+			recover_processing(d, p);
+		free(names);
+	}
+	if (list_dir(d, STATE_PAUSED, &names, &count) == 0) {
+		p = names;
+		for (size_t i = 0; i < count; i++, p += strlen(p) + 1)
+			recover_paused(d, p);
+		free(names);
+	}
+	recover_stale(d);
+	/* Files already in pending: known ones at once, uploads as usual. */
+	if (list_dir(d, STATE_PENDING, &names, &count) == 0) {
+		p = names;
+		for (size_t i = 0; i < count; i++, p += strlen(p) + 1) {
+			char id[ID_MAX + 1];
+			if (spool_name_ignored(p))
+				continue;
+			cand_touch(d, p, spool_name_to_id(p, id) == 0);
+		}
+		free(names);
+	}
+	d->next_rescan = util_mono_ms() + (int64_t)d->cfg.rescan_ms;
+}
+
+static int
+setup_fds(struct daemon *d, char *err, size_t errlen)
+{
+	static const uint32_t masks[STATE_COUNT] = {
+		[STATE_PENDING] = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE |
+				  IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE,
+		[STATE_PROCESSING] = IN_MOVED_FROM | IN_DELETE,
+		[STATE_COMPLETED] = IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE,
+		[STATE_FAILED] = IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE,
+		[STATE_PAUSED] = IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE,
+	};
+	struct epoll_event ev = {.events = EPOLLIN};
+	sigset_t set;
+	char path[PATH_MAX];
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->epfd < 0 || d->ifd < 0 || d->sfd < 0 || d->tfd < 0) {
+		util_seterr(err, errlen, "cannot set up the event loop: %s",
+			    strerror(errno));
+		return -errno;
+	}
+	/* A handler gone before its gate opened must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Leases are dropped at once; a lease break must not kill us. */
+	signal(SIGIO, SIG_IGN);
+	for (int s = STATE_PENDING; s < STATE_COUNT; s++) {
+		snprintf(path, sizeof(path), "%s/%s", d->sp.path, state_name(s));
+		d->wd[s] = inotify_add_watch(d->ifd, path,
+					     masks[s] | IN_ONLYDIR |
+					     IN_DONT_FOLLOW | IN_DELETE_SELF |
+					     IN_MOVE_SELF);
+		if (d->wd[s] < 0) {
+			util_seterr(err, errlen, "cannot watch %s: %s%s", path,
+				    strerror(errno), errno == ENOSPC
+				    ? " (raise fs.inotify.max_user_watches)"
+				    : "");
+			return -errno;
+		}
+	}
+	d->tinotify = (struct tag){TAG_INOTIFY, NULL};
+	d->tsignal = (struct tag){TAG_SIGNAL, NULL};
+	d->ttimer = (struct tag){TAG_TIMER, NULL};
+	ev.data.ptr = &d->tinotify;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ifd, &ev);
+	ev.data.ptr = &d->tsignal;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
+	ev.data.ptr = &d->ttimer;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->tfd, &ev);
+	return 0;
+}
+
+/* ---- the loop ---- */
+
+static void
+dispatch(struct daemon *d, struct tag *t)
+{
+	uint64_t ticks;
+
+	switch (t->kind) {
+	case TAG_INOTIFY:
+		on_inotify(d);
+		break;
+	case TAG_SIGNAL:
+		on_signal(d);
+		break;
+	case TAG_TIMER:
+		if (read(d->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+			log_warn("event=timer_read error=\"%s\"",
+				 strerror(errno));
+		break;
+	case TAG_PIDFD:
+		t->run->exited = true;
+		break;
+	case TAG_OUT:
+		if (t->run->run.out_fd >= 0)
+			runner_drain(&t->run->run, t->run->run.out_fd);
+		break;
+	case TAG_ERR:
+		if (t->run->run.err_fd >= 0)
+			runner_drain(&t->run->run, t->run->run.err_fd);
+		break;
+	}
+}
+
+/* After the grace period: kill what still runs; restart requeues it. */
+static void
+stop_kill(struct daemon *d)
+{
+	for (struct drun *r = d->runs; r != NULL; r = r->next) {
+		if (r->exited)
+			continue;
+		log_warn("event=killed job=%s pid=%ld msg=\"shutdown grace "
+			 "period over; the job is requeued at next start\"",
+			 r->job->id, (long)r->run.pid);
+		runner_signal(&r->run, SIGKILL);
+	}
+	d->stop_killed = true;
+}
+
+static int
+loop(struct daemon *d)
+{
+	struct epoll_event evs[64];
+
+	for (;;) {
+		int64_t now;
+		int n;
+
+		arm_timer(d);
+		n = epoll_wait(d->epfd, evs, 64, -1);
+		if (n < 0 && errno != EINTR) {
+			log_error("event=epoll_failed error=\"%s\"",
+				  strerror(errno));
+			return EX_OSERR;
+		}
+		for (int i = 0; i < n; i++)
+			dispatch(d, evs[i].data.ptr);
+		now = util_mono_ms();
+		if (d->io_retry_at != 0 && now >= d->io_retry_at)
+			d->io_retry_at = 0;
+		if (d->rescan_wanted || now >= d->next_rescan) {
+			rescan(d);
+			d->next_rescan = now + (int64_t)d->cfg.rescan_ms;
+		}
+		runs_check(d);
+		runs_reap(d);
+		cands_process(d);
+		schedule(d);
+		flush(d);
+		if (d->stopping && d->runs == NULL && store_pending(d->st) == 0)
+			return 0;
+		if (d->stopping && !d->stop_killed && now >= d->stop_deadline)
+			stop_kill(d);
+		if (d->stop_killed) {
+			/* Their pids are on record: the next start requeues them. */
+			for (struct drun *r = d->runs; r != NULL; r = r->next)
+				runner_abandon(&r->run);
+			return 0;
+		}
+	}
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: syncspoold [-c CONFIG]\n");
+}
+
+static void
+daemon_free(struct daemon *d)
+{
+	struct drun *r, *rnext;
+	struct table_entry *e = NULL;
+	size_t pos = 0;
+	struct cand *c, *cnext;
+
+	for (r = d->runs; r != NULL; r = rnext) {
+		rnext = r->next;
+		r->job->run = NULL;
+		free(r);
+	}
+	d->runs = NULL;
+	while ((e = table_next(&d->jobs, &pos, e)) != NULL) {
+		struct djob *j = e->value;
+		free(j->name);
+		free(j);
+	}
+	table_free(&d->jobs);
+	for (c = d->cand_head; c != NULL; c = cnext) {
+		cnext = c->next;
+		free(c);
+	}
+	table_free(&d->cands);
+	sched_free(&d->sched);
+	if (d->st != NULL)
+		store_close(d->st);
+	spool_close(&d->sp);
+	config_free(&d->cfg);
+	for (int *fd = &d->epfd; fd <= &d->tfd; fd++)
+		if (*fd >= 0)
+			close(*fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d;
+	char err[ERRLEN], dbdir[PATH_MAX];
+	const char *opt_config = NULL;
+	pid_t holder;
+	int ch, rc;
+
+	memset(&d, 0, sizeof(d));
+	d.epfd = d.ifd = d.sfd = d.tfd = -1;
+	log_init("syncspoold");
+	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			opt_config = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "syncspoold: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	d.config_path = config_find(opt_config);
+	if (config_load(d.config_path, &d.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "syncspoold: %s\n", err);
+		return EX_CONFIG;
+	}
+	rc = EX_CANTCREAT;
+	if (spool_open(d.cfg.spool, true, &d.sp, err, sizeof(err)) < 0)
+		goto fail;
+	rc = EX_TEMPFAIL;
+	if (spool_lock(&d.sp, &holder, err, sizeof(err)) < 0)
+		goto fail;
+	rc = EX_UNAVAILABLE;
+	snprintf(dbdir, sizeof(dbdir), "%s/db", d.sp.path);
+	if (store_open(dbdir, true, &d.st, err, sizeof(err)) < 0)
+		goto fail;
+	if (getrandom(&d.rnd, sizeof(d.rnd), 0) < 0 || d.rnd == 0)
+		d.rnd = (uint64_t)util_now_ms() ^ ((uint64_t)getpid() << 32) ^ 1;
+	d.seq = (uint64_t)util_now_ms() << 16;
+	sched_init(&d.sched, d.cfg.workers);
+	for (size_t i = 0; i < d.cfg.nproviders; i++)
+		sched_provider_limit(&d.sched, d.cfg.providers[i].name,
+				     d.cfg.providers[i].concurrency);
+	table_init(&d.jobs);
+	table_init(&d.cands);
+	rc = EX_OSERR;
+	/* The watches exist before the scan, so nothing falls between. */
+	if (setup_fds(&d, err, sizeof(err)) < 0)
+		goto fail;
+	log_info("event=start pid=%ld spool=%s config=%s workers=%u",
+		 (long)getpid(), d.sp.path, d.config_path, d.cfg.workers);
+	startup(&d);
+	flush(&d);
+	rc = loop(&d);
+	log_info("event=exit status=%d", rc);
+	daemon_free(&d);
+	return rc;
+fail:
+	fprintf(stderr, "syncspoold: %s\n", err);
+	daemon_free(&d);
+	return rc;
+}
