@@ -29,7 +29,8 @@
  * functions; each runs one short read transaction, retried once after
  * MDB_MAP_RESIZED, and calls the callback inside it for each item. A
  * callback returns 0 to go on and non-zero to stop (which is not an
- * error). Reads see committed data only.
+ * error); it must not call store functions itself (one transaction at a
+ * time). Reads see committed data only.
  *
  * Every function returns 0 or a negative errno (-ENOENT: no such key or
  * no database yet) and fills err where it takes one.
@@ -53,7 +54,8 @@ struct store;
  * (MDB_RDONLY | MDB_NOTLS), and -ENOENT when it does not exist yet.
  * The initial map size is $SYNCSPOOL_DB_MAPSIZE bytes when set (tests
  * use a tiny one), else STORE_MAPSIZE_DEFAULT or the file's size if larger.
- * The descriptors LMDB opens are close-on-exec.
+ * The descriptors LMDB opens are close-on-exec. -EPROTO: the database
+ * has another format (RECORD_VERSION).
  */
 int store_open(const char *dir, bool writable, struct store **out,
 	       char *err, size_t errlen);
@@ -62,7 +64,12 @@ void store_close(struct store *st);
 /* Clear reader slots left by dead processes (mdb_reader_check). */
 int store_reader_check(struct store *st, int *dead);
 
-/* Queue a change (copies the argument). -ENOMEM only. */
+/*
+ * Queue a change (copies the argument). -ENOMEM, or -EINVAL for what
+ * could never be stored (an empty or over-long id, an enum out of range,
+ * a string not terminated in its array, a negative event time), so one
+ * bad record cannot block every later commit.
+ */
 int store_put_job(struct store *st, const struct jobrec *r);
 int store_add_event(struct store *st, const struct event *e);
 /* Forget a job: its record and its vp_jobs entry (retention). */

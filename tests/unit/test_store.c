@@ -1,0 +1,868 @@
+/*
+ * test_store.c - the LMDB store on a mkdtemp directory: counts and the
+ * venue+provider index through state changes, history order and filters,
+ * deletion, map growth under a tiny $SYNCSPOOL_DB_MAPSIZE with a reader
+ * in another process, read-only opens, and the data descriptor's
+ * FD_CLOEXEC.
+ *
+ * The reader that must survive the writer's growth runs in a child
+ * process: LMDB forbids opening one environment twice in a process, and
+ * a CLI reading while the daemon writes is the case that matters.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "store.h"
+
+#define T0 1735786800000LL /* 2025-01-02T03:00:00Z */
+#define MAXSEEN 64
+
+struct fixture {
+	char dir[64];
+	struct store *st;
+	char err[ERRLEN];
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	unsetenv("SYNCSPOOL_DB_MAPSIZE");
+	strcpy(f->dir, "/tmp/test_store.XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	DIR *d;
+	struct dirent *de;
+
+	store_close(f->st);
+	if ((d = opendir(f->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	rmdir(f->dir);
+	unsetenv("SYNCSPOOL_DB_MAPSIZE");
+	free(f);
+	return 0;
+}
+
+static void
+open_writer(struct fixture *f)
+{
+	int rc = store_open(f->dir, true, &f->st, f->err, sizeof(f->err));
+
+	if (rc != 0)
+		fail_msg("store_open: %d %s", rc, f->err);
+}
+
+static void
+commit(struct fixture *f)
+{
+	int rc = store_commit(f->st, f->err, sizeof(f->err));
+
+	if (rc != 0)
+		fail_msg("store_commit: %d %s", rc, f->err);
+	assert_int_equal(store_pending(f->st), 0);
+}
+
+static void
+put_job(struct fixture *f, const char *id, const char *provider,
+	const char *venue, enum job_state state, int64_t next_attempt)
+{
+	struct jobrec r;
+
+	jobrec_init(&r);
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	snprintf(r.name, sizeof(r.name), "%s.yaml", id);
+	snprintf(r.provider, sizeof(r.provider), "%s", provider);
+	snprintf(r.venue, sizeof(r.venue), "%s", venue);
+	strcpy(r.sync_type, "full");
+	r.state = state;
+	r.next_attempt = next_attempt;
+	assert_int_equal(store_put_job(f->st, &r), 0);
+}
+
+static void
+add_event(struct fixture *f, int64_t time, enum event_type type,
+	  const char *id, const char *provider, const char *venue,
+	  uint32_t attempt)
+{
+	struct event e;
+
+	event_init(&e);
+	e.time = time;
+	e.type = type;
+	snprintf(e.job_id, sizeof(e.job_id), "%s", id);
+	snprintf(e.provider, sizeof(e.provider), "%s", provider);
+	snprintf(e.venue, sizeof(e.venue), "%s", venue);
+	e.attempt = attempt;
+	if (type == EV_COMPLETED) {
+		e.exit_code = 0;
+		e.duration_ms = 1500;
+	} else if (type == EV_FAILED) {
+		e.exit_code = 65;
+		e.duration_ms = 200;
+		strcpy(e.error, "bad venue");
+	}
+	assert_int_equal(store_add_event(f->st, &e), 0);
+}
+
+static void
+get_stat(struct fixture *f, const char *provider, const char *venue,
+	 struct vpstat *s)
+{
+	int rc = store_vpstat_get(f->st, provider, venue, s);
+
+	if (rc != 0)
+		fail_msg("store_vpstat_get %s/%s: %d", provider, venue, rc);
+}
+
+static void
+check_counts(struct fixture *f, const char *provider, const char *venue,
+	     uint64_t pending, uint64_t processing, uint64_t completed,
+	     uint64_t failed, uint64_t paused)
+{
+	struct vpstat s;
+
+	get_stat(f, provider, venue, &s);
+	assert_int_equal(s.counts[STATE_PENDING], pending);
+	assert_int_equal(s.counts[STATE_PROCESSING], processing);
+	assert_int_equal(s.counts[STATE_COMPLETED], completed);
+	assert_int_equal(s.counts[STATE_FAILED], failed);
+	assert_int_equal(s.counts[STATE_PAUSED], paused);
+}
+
+/* What a read saw, in order. */
+struct seen {
+	int n;
+	int stop_after;  /* 0: never stop */
+	char id[MAXSEEN][ID_MAX + 1];
+	uint32_t attempt[MAXSEEN];
+	int64_t time[MAXSEEN];
+	enum job_state state[MAXSEEN];
+};
+
+static int
+seen_job(const struct jobrec *r, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_true(s->n < MAXSEEN);
+	strcpy(s->id[s->n], r->id);
+	s->state[s->n] = r->state;
+	s->n++;
+	return s->stop_after != 0 && s->n >= s->stop_after;
+}
+
+static int
+seen_event(const struct event *e, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_true(s->n < MAXSEEN);
+	strcpy(s->id[s->n], e->job_id);
+	s->attempt[s->n] = e->attempt;
+	s->time[s->n] = e->time;
+	s->n++;
+	return s->stop_after != 0 && s->n >= s->stop_after;
+}
+
+static void
+check_ids(const struct seen *s, const char *const *want, int n)
+{
+	assert_int_equal(s->n, n);
+	for (int i = 0; i < n; i++)
+		assert_string_equal(s->id[i], want[i]);
+}
+
+static void
+test_counts_follow_states(void **state)
+{
+	struct fixture *f = *state;
+	struct vpstat s;
+	struct jobrec r;
+
+	open_writer(f);
+	assert_int_equal(store_vpstat_get(f->st, "square", "v1", &s), -ENOENT);
+
+	put_job(f, "a", "square", "v1", STATE_PENDING, 0);
+	put_job(f, "b", "square", "v1", STATE_PENDING, 0);
+	assert_int_equal(store_pending(f->st), 2);
+	commit(f);
+	check_counts(f, "square", "v1", 2, 0, 0, 0, 0);
+
+	/* a claimed and completed, b failed, in one batch. */
+	put_job(f, "a", "square", "v1", STATE_PROCESSING, 0);
+	put_job(f, "a", "square", "v1", STATE_COMPLETED, 0);
+	put_job(f, "b", "square", "v1", STATE_PROCESSING, 0);
+	commit(f);
+	check_counts(f, "square", "v1", 0, 1, 1, 0, 0);
+	put_job(f, "b", "square", "v1", STATE_FAILED, 0);
+	commit(f);
+	check_counts(f, "square", "v1", 0, 0, 1, 1, 0);
+
+	/* Retry, pause, a put without a state change. */
+	put_job(f, "b", "square", "v1", STATE_PENDING, 0);
+	put_job(f, "c", "square", "v1", STATE_PAUSED, 0);
+	put_job(f, "c", "square", "v1", STATE_PAUSED, 0);
+	commit(f);
+	check_counts(f, "square", "v1", 1, 0, 1, 0, 1);
+
+	/* A job whose record names another venue moves between counts. */
+	put_job(f, "c", "square", "v2", STATE_PAUSED, 0);
+	commit(f);
+	check_counts(f, "square", "v1", 1, 0, 1, 0, 0);
+	check_counts(f, "square", "v2", 0, 0, 0, 0, 1);
+
+	/* Dropped: STATE_NONE, still known, counted as none. */
+	put_job(f, "b", "square", "v1", STATE_NONE, 0);
+	commit(f);
+	check_counts(f, "square", "v1", 0, 0, 1, 0, 0);
+	get_stat(f, "square", "v1", &s);
+	assert_int_equal(s.counts[STATE_NONE], 1);
+	assert_int_equal(store_job_get(f->st, "b", &r), 0);
+	assert_int_equal(r.state, STATE_NONE);
+	assert_string_equal(r.name, "b.yaml");
+	assert_int_equal(store_job_get(f->st, "zz", &r), -ENOENT);
+}
+
+static void
+test_vp_index_no_crosstalk(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const providers[] = {"sq", "square", "stripe"};
+	static const char *const venues[] = {"v1", "v1x", "v2"};
+	struct seen s;
+	char id[ID_MAX + 1];
+
+	open_writer(f);
+	/* Two jobs per venue+provider, ids out of order; names that are
+	 * prefixes of each other ("sq"/"square", "v1"/"v1x") must not mix. */
+	for (int p = 0; p < 3; p++)
+		for (int v = 0; v < 3; v++)
+			for (int j = 1; j >= 0; j--) {
+				snprintf(id, sizeof(id), "%s-%s-%d",
+					 providers[p], venues[v], j);
+				put_job(f, id, providers[p], venues[v],
+					j ? STATE_PENDING : STATE_FAILED, 0);
+			}
+	commit(f);
+	for (int p = 0; p < 3; p++)
+		for (int v = 0; v < 3; v++) {
+			char want0[ID_MAX + 1], want1[ID_MAX + 1];
+			const char *want[2] = {want0, want1};
+
+			snprintf(want0, sizeof(want0), "%s-%s-0", providers[p],
+				 venues[v]);
+			snprintf(want1, sizeof(want1), "%s-%s-1", providers[p],
+				 venues[v]);
+			memset(&s, 0, sizeof(s));
+			assert_int_equal(store_vp_jobs(f->st, providers[p],
+						       venues[v], seen_job, &s),
+					 0);
+			check_ids(&s, want, 2);
+			assert_int_equal(s.state[0], STATE_FAILED);
+			assert_int_equal(s.state[1], STATE_PENDING);
+			check_counts(f, providers[p], venues[v], 1, 0, 0, 1, 0);
+		}
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_vp_jobs(f->st, "square", "v3", seen_job, &s), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(store_vp_jobs(f->st, "sq", "", seen_job, &s), 0);
+	assert_int_equal(s.n, 0);
+
+	/* Every job, in id order, and a callback that stops. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_jobs(f->st, seen_job, &s), 0);
+	assert_int_equal(s.n, 18);
+	for (int i = 1; i < s.n; i++)
+		assert_true(strcmp(s.id[i - 1], s.id[i]) < 0);
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 3;
+	assert_int_equal(store_jobs(f->st, seen_job, &s), 0);
+	assert_int_equal(s.n, 3);
+
+	/* A job moved to another provider leaves the old index. */
+	put_job(f, "sq-v1-0", "stripe", "v1", STATE_FAILED, 0);
+	commit(f);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_vp_jobs(f->st, "sq", "v1", seen_job, &s), 0);
+	check_ids(&s, (const char *[]){"sq-v1-1"}, 1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_vp_jobs(f->st, "stripe", "v1", seen_job, &s), 0);
+	check_ids(&s, (const char *[]){"sq-v1-0", "stripe-v1-0", "stripe-v1-1"},
+		  3);
+	check_counts(f, "sq", "v1", 1, 0, 0, 0, 0);
+	check_counts(f, "stripe", "v1", 1, 0, 0, 2, 0);
+}
+
+struct vps_seen {
+	int n;
+	char key[16][TOKEN_MAX + VENUE_MAX + 2];
+	uint64_t pending[16];
+	int64_t next_attempt[16];
+};
+
+static int
+seen_vp(const char *provider, const char *venue, const struct vpstat *s,
+	void *arg)
+{
+	struct vps_seen *v = arg;
+
+	assert_true(v->n < 16);
+	snprintf(v->key[v->n], sizeof(v->key[v->n]), "%s/%s", provider, venue);
+	v->pending[v->n] = s->counts[STATE_PENDING];
+	v->next_attempt[v->n] = s->next_attempt;
+	v->n++;
+	return 0;
+}
+
+static void
+test_vpstat_last_run_and_next_attempt(void **state)
+{
+	struct fixture *f = *state;
+	struct vpstat s;
+	struct vps_seen v = {0};
+
+	open_writer(f);
+	put_job(f, "a", "square", "v1", STATE_PENDING, 0);
+	put_job(f, "b", "square", "v1", STATE_PENDING, T0 + 500);
+	put_job(f, "c", "square", "v1", STATE_PENDING, T0 + 300);
+	put_job(f, "d", "square", "v1", STATE_FAILED, T0 + 100);
+	put_job(f, "e", "square", "v2", STATE_PENDING, T0 + 50);
+	add_event(f, T0, EV_QUEUED, "a", "square", "v1", 0);
+	commit(f);
+	get_stat(f, "square", "v1", &s);
+	/* The earliest waiting retry among pending jobs only; 0 means now. */
+	assert_int_equal(s.next_attempt, T0 + 300);
+	assert_int_equal(s.last_run, 0);
+	assert_int_equal(s.last_outcome, 0);
+	assert_int_equal(s.last_success, 0);
+
+	add_event(f, T0 + 1000, EV_STARTED, "a", "square", "v1", 1);
+	add_event(f, T0 + 2500, EV_COMPLETED, "a", "square", "v1", 1);
+	put_job(f, "a", "square", "v1", STATE_COMPLETED, 0);
+	commit(f);
+	get_stat(f, "square", "v1", &s);
+	assert_int_equal(s.last_run, T0 + 2500);
+	assert_int_equal(s.last_outcome, EV_COMPLETED);
+	assert_int_equal(s.last_success, T0 + 2500);
+	assert_int_equal(s.last_duration_ms, 1500);
+	assert_int_equal(s.last_exit, 0);
+	assert_string_equal(s.last_job, "a");
+
+	add_event(f, T0 + 3000, EV_FAILED, "d", "square", "v1", 5);
+	add_event(f, T0 + 3100, EV_PAUSED, "c", "square", "v1", 0);
+	commit(f);
+	get_stat(f, "square", "v1", &s);
+	assert_int_equal(s.last_run, T0 + 3000);
+	assert_int_equal(s.last_outcome, EV_FAILED);
+	assert_int_equal(s.last_success, T0 + 2500);
+	assert_int_equal(s.last_exit, 65);
+	assert_string_equal(s.last_error, "bad venue");
+	assert_string_equal(s.last_job, "d");
+
+	/* c leaves pending: b's retry is now the earliest. */
+	put_job(f, "c", "square", "v1", STATE_PAUSED, T0 + 300);
+	commit(f);
+	get_stat(f, "square", "v1", &s);
+	assert_int_equal(s.next_attempt, T0 + 500);
+
+	assert_int_equal(store_vps(f->st, seen_vp, &v), 0);
+	assert_int_equal(v.n, 2);
+	assert_string_equal(v.key[0], "square/v1");
+	assert_string_equal(v.key[1], "square/v2");
+	assert_int_equal(v.pending[0], 1);
+	assert_int_equal(v.next_attempt[0], T0 + 500);
+	assert_int_equal(v.next_attempt[1], T0 + 50);
+}
+
+static void
+test_history_order_and_filters(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	open_writer(f);
+	/* Interleaved venues and providers; times out of insertion order. */
+	add_event(f, T0 + 30, EV_QUEUED, "j1", "square", "v1", 1);
+	add_event(f, T0 + 10, EV_QUEUED, "k1", "square", "v2", 1);
+	add_event(f, T0 + 10, EV_QUEUED, "m1", "stripe", "v1", 1);
+	add_event(f, T0 + 10, EV_STARTED, "j0", "square", "v1", 1);
+	commit(f);
+	add_event(f, T0 + 40, EV_COMPLETED, "j1", "square", "v1", 2);
+	add_event(f, T0 + 20, EV_QUEUED, "j2", "square", "v1", 1);
+	commit(f);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_vp_history(f->st, "square", "v1", 0,
+					  seen_event, &s), 0);
+	check_ids(&s, (const char *[]){"j1", "j1", "j2", "j0"}, 4);
+	assert_int_equal(s.time[0], T0 + 40);
+	assert_int_equal(s.time[3], T0 + 10);
+
+	/* since: events at or after it only. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_vp_history(f->st, "square", "v1", T0 + 20,
+					  seen_event, &s), 0);
+	check_ids(&s, (const char *[]){"j1", "j1", "j2"}, 3);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_vp_history(f->st, "square", "v1", T0 + 41,
+					  seen_event, &s), 0);
+	assert_int_equal(s.n, 0);
+
+	/* A callback that stops is not an error. */
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 2;
+	assert_int_equal(store_vp_history(f->st, "square", "v1", 0,
+					  seen_event, &s), 0);
+	assert_int_equal(s.n, 2);
+
+	/* Per job, newest first; a venue+provider with nothing. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_job_history(f->st, "j1", seen_event, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.attempt[0], 2);
+	assert_int_equal(s.attempt[1], 1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_job_history(f->st, "j", seen_event, &s), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(store_vp_history(f->st, "square", "v3", 0,
+					  seen_event, &s), 0);
+	assert_int_equal(s.n, 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_vp_history(f->st, "stripe", "v1", 0,
+					  seen_event, &s), 0);
+	check_ids(&s, (const char *[]){"m1"}, 1);
+
+	/* Retention's view: everything older than T0+30, oldest first. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_history_before(f->st, T0 + 30, seen_event, &s),
+			 0);
+	check_ids(&s, (const char *[]){"k1", "m1", "j0", "j2"}, 4);
+}
+
+/* Equal times keep insertion order, within a batch, across batches and
+ * across a reopen (the sequence lives in the database). */
+static void
+test_history_equal_times(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	open_writer(f);
+	for (uint32_t i = 1; i <= 5; i++)
+		add_event(f, T0, EV_STARTED, "j", "square", "v1", i);
+	commit(f);
+	add_event(f, T0, EV_STARTED, "j", "square", "v1", 6);
+	commit(f);
+	store_close(f->st);
+	f->st = NULL;
+	open_writer(f);
+	add_event(f, T0, EV_STARTED, "j", "square", "v1", 7);
+	add_event(f, T0, EV_STARTED, "j", "square", "v1", 8);
+	commit(f);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_vp_history(f->st, "square", "v1", 0,
+					  seen_event, &s), 0);
+	assert_int_equal(s.n, 8);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(s.attempt[i], 8 - i);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_job_history(f->st, "j", seen_event, &s), 0);
+	assert_int_equal(s.n, 8);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(s.attempt[i], 8 - i);
+}
+
+static void
+test_del_job(void **state)
+{
+	struct fixture *f = *state;
+	struct jobrec r;
+	struct seen s;
+
+	open_writer(f);
+	put_job(f, "a", "square", "v1", STATE_COMPLETED, 0);
+	put_job(f, "b", "square", "v1", STATE_COMPLETED, 0);
+	put_job(f, "c", "square", "v1", STATE_FAILED, 0);
+	add_event(f, T0, EV_COMPLETED, "a", "square", "v1", 1);
+	commit(f);
+	check_counts(f, "square", "v1", 0, 0, 2, 1, 0);
+
+	assert_int_equal(store_del_job(f->st, "a"), 0);
+	assert_int_equal(store_del_job(f->st, "nonexistent"), 0);
+	commit(f);
+	assert_int_equal(store_job_get(f->st, "a", &r), -ENOENT);
+	check_counts(f, "square", "v1", 0, 0, 1, 1, 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_vp_jobs(f->st, "square", "v1", seen_job, &s), 0);
+	check_ids(&s, (const char *[]){"b", "c"}, 2);
+	/* History stays until retention prunes it separately. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_job_history(f->st, "a", seen_event, &s), 0);
+	assert_int_equal(s.n, 1);
+
+	/* Put and delete in one batch: the delete wins, counts unchanged. */
+	put_job(f, "d", "square", "v1", STATE_PENDING, 0);
+	assert_int_equal(store_del_job(f->st, "d"), 0);
+	commit(f);
+	check_counts(f, "square", "v1", 0, 0, 1, 1, 0);
+	assert_int_equal(store_job_get(f->st, "d", &r), -ENOENT);
+
+	assert_int_equal(store_del_job(f->st, ""), -EINVAL);
+	assert_int_equal(store_pending(f->st), 0);
+}
+
+/* What cannot be stored is refused at once, not at commit. */
+static void
+test_queue_rejects(void **state)
+{
+	struct fixture *f = *state;
+	struct jobrec r;
+	struct event e;
+
+	open_writer(f);
+	jobrec_init(&r);
+	assert_int_equal(store_put_job(f->st, &r), -EINVAL); /* no id */
+	strcpy(r.id, "a");
+	r.state = STATE_COUNT;
+	assert_int_equal(store_put_job(f->st, &r), -EINVAL);
+	event_init(&e);
+	assert_int_equal(store_add_event(f->st, &e), -EINVAL); /* type 0 */
+	e.type = EV_QUEUED;
+	e.time = -1;
+	assert_int_equal(store_add_event(f->st, &e), -EINVAL);
+	assert_int_equal(store_pending(f->st), 0);
+	/* An empty batch commits trivially. */
+	commit(f);
+	/* Events with no job or no provider are kept, just not indexed. */
+	e.time = T0;
+	e.type = EV_BREAKER_OPEN;
+	strcpy(e.provider, "square");
+	assert_int_equal(store_add_event(f->st, &e), 0);
+	commit(f);
+}
+
+static int
+count_event(const struct event *e, void *arg)
+{
+	(void)e;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+history_count(struct store *st)
+{
+	int n = 0;
+
+	if (store_vp_history(st, "square", "v1", 0, count_event, &n) < 0)
+		return -1;
+	return n;
+}
+
+#define GROW_FIRST 10    /* events before the reader opens */
+#define GROW_BATCHES 6
+#define GROW_PER_BATCH 500
+#define GROW_BIG 2000    /* then one batch that must grow several times */
+#define GROW_TOTAL (GROW_FIRST + GROW_BATCHES * GROW_PER_BATCH + GROW_BIG)
+
+/*
+ * The child: open read-only while the map is still small, read, tell the
+ * parent, wait for it to grow the map well past ours, read everything.
+ * Plain checks and _exit: no cmocka in a forked child.
+ */
+static int
+grow_child(const char *dir, int ready_fd, int go_fd)
+{
+	char err[ERRLEN];
+	struct store *st = NULL;
+	struct vpstat s;
+	char c = 'r';
+	int rc = 10;
+
+	if (store_open(dir, false, &st, err, sizeof(err)) != 0)
+		return 1;
+	if (history_count(st) != GROW_FIRST)
+		rc = 2;
+	else if (write(ready_fd, &c, 1) != 1 || read(go_fd, &c, 1) != 1)
+		rc = 3;
+	else if (history_count(st) != GROW_TOTAL)
+		rc = 4;
+	else if (store_vpstat_get(st, "square", "v1", &s) != 0 ||
+		 s.counts[STATE_COMPLETED] != GROW_TOTAL - GROW_FIRST)
+		rc = 5;
+	else
+		rc = 0;
+	store_close(st);
+	return rc;
+}
+
+static void
+grow_write(struct fixture *f, int from, int n)
+{
+	char id[ID_MAX + 1];
+
+	for (int i = from; i < from + n; i++) {
+		snprintf(id, sizeof(id), "job-%06d", i);
+		add_event(f, T0 + i, EV_COMPLETED, id, "square", "v1", 1);
+		put_job(f, id, "square", "v1", STATE_PROCESSING, 0);
+		put_job(f, id, "square", "v1", STATE_COMPLETED, 0);
+	}
+}
+
+static void
+test_map_growth_and_resized_reader(void **state)
+{
+	struct fixture *f = *state;
+	int ready[2], go[2], status;
+	char c, path[PATH_MAX];
+	struct stat sb;
+	struct vpstat s;
+	pid_t pid;
+
+	setenv("SYNCSPOOL_DB_MAPSIZE", "65536", 1);
+	open_writer(f);
+	for (int i = 0; i < GROW_FIRST; i++)
+		add_event(f, T0 + i, EV_QUEUED, "first", "square", "v1", 0);
+	commit(f);
+	/* Close before fork: the child must not inherit an open env. */
+	store_close(f->st);
+	f->st = NULL;
+
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		close(go[1]);
+		_exit(grow_child(f->dir, ready[1], go[0]));
+	}
+	close(ready[1]);
+	close(go[0]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+
+	open_writer(f);
+	for (int b = 0; b < GROW_BATCHES; b++) {
+		grow_write(f, GROW_FIRST + b * GROW_PER_BATCH, GROW_PER_BATCH);
+		commit(f);
+	}
+	grow_write(f, GROW_FIRST + GROW_BATCHES * GROW_PER_BATCH, GROW_BIG);
+	commit(f);
+	assert_int_equal(history_count(f->st), GROW_TOTAL);
+	get_stat(f, "square", "v1", &s);
+	assert_int_equal(s.counts[STATE_COMPLETED], GROW_TOTAL - GROW_FIRST);
+	assert_int_equal(s.counts[STATE_PROCESSING], 0);
+
+	/* The data is well past the 64 KiB the reader mapped. */
+	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size > 16 * 65536);
+
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(ready[0]);
+	close(go[1]);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* A reopen with the tiny size adopts the grown one and goes on. */
+	store_close(f->st);
+	f->st = NULL;
+	open_writer(f);
+	grow_write(f, GROW_TOTAL, 10);
+	commit(f);
+	assert_int_equal(history_count(f->st), GROW_TOTAL + 10);
+}
+
+static void
+test_readonly_without_database(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = (struct store *)f; /* must be reset to NULL */
+	DIR *d;
+	struct dirent *de;
+	int entries = 0;
+
+	assert_int_equal(store_open(f->dir, false, &st, f->err,
+				    sizeof(f->err)), -ENOENT);
+	assert_null(st);
+	assert_non_null(strstr(f->err, "no database in"));
+	assert_non_null(strstr(f->err, f->dir));
+	assert_non_null(strstr(f->err, "syncspoold creates it"));
+	/* And it left nothing behind (no lock file). */
+	d = opendir(f->dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		entries += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(entries, 0);
+
+	/* A writable open of a missing directory is the caller's mkdir. */
+	assert_int_equal(store_open("/nonexistent/db", true, &st, f->err,
+				    sizeof(f->err)), -ENOENT);
+	assert_non_null(strstr(f->err, "/nonexistent/db"));
+}
+
+/* Every descriptor on a file of the environment is close-on-exec. */
+static int
+check_lmdb_fds_cloexec(const char *dir)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	char link[PATH_MAX], target[PATH_MAX];
+	int found = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = atoi(de->d_name);
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, dir, strlen(dir)) != 0)
+			continue;
+		found++;
+		if ((fcntl(fd, F_GETFD) & FD_CLOEXEC) == 0)
+			fail_msg("fd %d (%s) lacks FD_CLOEXEC", fd, target);
+	}
+	closedir(d);
+	return found;
+}
+
+static void
+test_fds_cloexec(void **state)
+{
+	struct fixture *f = *state;
+
+	open_writer(f);
+	put_job(f, "a", "square", "v1", STATE_PENDING, 0);
+	commit(f);
+	/* data.mdb and lock.mdb at least. */
+	assert_true(check_lmdb_fds_cloexec(f->dir) >= 2);
+	store_close(f->st);
+	f->st = NULL;
+
+	assert_int_equal(store_open(f->dir, false, &f->st, f->err,
+				    sizeof(f->err)), 0);
+	assert_true(check_lmdb_fds_cloexec(f->dir) >= 2);
+}
+
+/* A database written by another format is refused, with the way out. */
+static void
+test_other_format(void **state)
+{
+	struct fixture *f = *state;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	unsigned char two = RECORD_VERSION + 1;
+	MDB_val k = {6, "format"}, v = {1, &two};
+	struct store *st = NULL;
+
+	open_writer(f);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(store_open(f->dir, true, &st, f->err, sizeof(f->err)),
+			 -EPROTO);
+	assert_non_null(strstr(f->err, "format"));
+	assert_int_equal(store_open(f->dir, false, &st, f->err,
+				    sizeof(f->err)), -EPROTO);
+	assert_null(st);
+}
+
+static void
+test_bad_mapsize(void **state)
+{
+	struct fixture *f = *state;
+
+	setenv("SYNCSPOOL_DB_MAPSIZE", "64k", 1);
+	assert_int_equal(store_open(f->dir, true, &f->st, f->err,
+				    sizeof(f->err)), -EINVAL);
+	assert_non_null(strstr(f->err, "SYNCSPOOL_DB_MAPSIZE"));
+	/* Smaller than LMDB can even start in: the open grows it. */
+	setenv("SYNCSPOOL_DB_MAPSIZE", "1", 1);
+	open_writer(f);
+	put_job(f, "a", "square", "v1", STATE_PENDING, 0);
+	commit(f);
+	check_counts(f, "square", "v1", 1, 0, 0, 0, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_counts_follow_states,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vp_index_no_crosstalk,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_vpstat_last_run_and_next_attempt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_order_and_filters,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_equal_times,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_del_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_rejects, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_map_growth_and_resized_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_without_database,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fds_cloexec, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_other_format, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_mapsize, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
