@@ -555,14 +555,21 @@ observe:
 
 /* ---- observing moves made by others ---- */
 
+/*
+ * After looking at j: keep it queued if it waits in pending (from now on
+ * when `fresh`, i.e. resumed or retried), keep it if paused, and forget it
+ * once its file is in completed, failed or gone.
+ */
 static void
-djob_settle(struct daemon *d, struct djob *j)
+djob_settle(struct daemon *d, struct djob *j, bool fresh)
 {
 	if (j->run != NULL)
 		return;
 	if (j->state == STATE_PENDING) {
-		j->next_attempt = 0;
-		djob_enqueue(d, j);
+		if (fresh)
+			j->next_attempt = 0;
+		if (!j->sj.queued)
+			djob_enqueue(d, j);
 	} else if (j->state != STATE_PAUSED) {
 		djob_free(d, j);
 	}
@@ -582,7 +589,7 @@ djob_observe(struct daemon *d, struct djob *j)
 	djob_filename(j, name);
 	now = locate(d, name, &st);
 	if (now == was) {
-		djob_settle(d, j);
+		djob_settle(d, j, false);
 		return;
 	}
 	sched_remove(&d->sched, &j->sj);
@@ -618,7 +625,7 @@ djob_observe(struct daemon *d, struct djob *j)
 	}
 	}
 	djob_put(d, j);
-	djob_settle(d, j);
+	djob_settle(d, j, true);
 }
 
 /* ---- uploads: settling, validation, acceptance ---- */
@@ -787,8 +794,16 @@ accept_file(struct daemon *d, struct cand *c)
 			    AT_SYMLINK_NOFOLLOW) < 0)
 			return ACCEPT_DONE; /* gone already */
 		rc = store_job_get(d->st, id, &rec);
-		known = rc == 0 && rec.ino == (uint64_t)st.st_ino &&
-			rec.state != STATE_NONE;
+		/*
+		 * A known id in pending is that job moved back (a retry, a
+		 * resume), even if edited on the way (a new inode), unless
+		 * its file is still where the record says: then this is a
+		 * copy, and a copy is a new job.
+		 */
+		known = rc == 0 && (rec.state == STATE_PENDING ||
+				    rec.state == STATE_NONE ||
+				    fstatat(d->sp.dir_fd[rec.state], name, &st,
+					    AT_SYMLINK_NOFOLLOW) < 0);
 		keep_id = rc == -ENOENT && spool_id_stamped(id);
 	}
 	if (!known && !c->moved) {
@@ -877,7 +892,7 @@ accept_file(struct daemon *d, struct cand *c)
 	j->max_attempts = effective_max_attempts(p, job.max_attempts);
 	j->ino = (uint64_t)st.st_ino;
 	j->state = STATE_PENDING;
-	if (!known) {
+	if (!known || rec.state == STATE_NONE) {
 		emit(d, j, EV_QUEUED, NULL, NULL, NULL);
 	} else if (rec.state == STATE_FAILED || rec.state == STATE_COMPLETED) {
 		j->attempts = 0;
