@@ -7,11 +7,13 @@
  *   runner_start()    fork; the child sets itself up (own process group,
  *                     signal mask and dispositions reset, stdin = a sealed
  *                     memfd holding the validated job content, stdout and
- *                     stderr = pipes to the daemon, cwd "/") and then waits
- *                     on a gate pipe before it execs.
- *   runner_release()  open the gate: the child closes every fd above 2 and
- *                     execve()s the provider's command with the built
- *                     environment. The daemon calls it only after the
+ *                     stderr = pipes to the daemon, every other fd
+ *                     closed) and then waits on a gate (a socketpair, so
+ *                     releasing a child that already died gives EPIPE,
+ *                     never SIGPIPE) before it execs.
+ *   runner_release()  open the gate: the child closes the gate, changes to
+ *                     "/" and execve()s the provider's command with the
+ *                     built environment. The daemon calls it only after the
  *                     started record (with the pid) is durable in LMDB, so a
  *                     restarted daemon always knows which handler may still
  *                     be alive. If the daemon dies first, the child reads
@@ -35,6 +37,12 @@
  *
  * All descriptors are O_CLOEXEC; fds are -1 when closed. Functions return
  * 0 or a negative errno and fill err where they take one.
+ *
+ * The daemon must: reap handlers only through runner_reap() (never
+ * waitpid(-1), which would steal the zombie a pidfd waits on), keep
+ * SIGCHLD's disposition at SIG_DFL (SIG_IGN would auto-reap and free the
+ * pid), and remove a stale result file before runner_start(), since the
+ * runner only passes result_path on.
  */
 #ifndef SYNCSPOOL_RUNNER_H
 #define SYNCSPOOL_RUNNER_H
@@ -54,7 +62,8 @@ struct runner_spec {
 	const char *job_id;
 	unsigned attempt;          /* 1-based */
 	const char *job_path;      /* absolute path of the file in processing */
-	const char *result_path;   /* absolute path for SYNCSPOOL_RESULT_FILE */
+	const char *result_path;   /* absolute path for SYNCSPOOL_RESULT_FILE;
+				      the daemon removes any old file first */
 	const char *content;       /* the validated job bytes, fed on stdin */
 	size_t content_len;
 };
@@ -72,7 +81,8 @@ struct run {
 	unsigned attempt;
 	uint64_t log_size;      /* bytes in the log file */
 	uint64_t log_max;
-	bool log_truncated;
+	bool log_truncated;     /* this attempt hit log_max */
+	bool log_midline;       /* the last byte logged was not a newline */
 	char line[ERROR_MAX + 1]; /* stderr line being assembled */
 	size_t linelen;
 	char last_err[ERROR_MAX + 1];
@@ -89,8 +99,13 @@ struct run_status {
  * (/usr/local/bin:/usr/bin:/bin unless the provider's env sets one), and
  * SYNCSPOOL_JOB_ID, _VENUE_ID, _PROVIDER, _SYNC_TYPE, _ATTEMPT, _JOB_FILE,
  * _RESULT_FILE and SYNCSPOOL_OPTION_<KEY> (key upper-cased) per option.
- * Nothing of the daemon's own environment leaks in. *envp is one
- * allocation, NULL-terminated; free it with free().
+ * Nothing of the daemon's own environment leaks in. Order: the provider's
+ * env, PATH when it had none, the SYNCSPOOL_* variables in the order
+ * above, then the options in job order. *envp is one allocation,
+ * NULL-terminated; free it with free(). -EINVAL when an option key is
+ * not [A-Za-z_][A-Za-z0-9_]*, when two keys differ only in case (they
+ * would name one variable), or when a provider env entry is not
+ * KEY=VALUE or sets a SYNCSPOOL_ name, which is the daemon's.
  */
 int runner_env_build(const struct runner_spec *s, char ***envp, char *err,
 		     size_t errlen);
@@ -105,29 +120,52 @@ int runner_start(const struct runner_spec *s, int logdir_fd,
 		 uint64_t log_max, struct run *run, char *err, size_t errlen);
 int runner_release(struct run *run);
 
-/* fd is run->out_fd or run->err_fd. Returns 1 at EOF (fd closed), else 0. */
+/*
+ * fd is run->out_fd or run->err_fd. Reads at most 16 x 64 KiB, so call
+ * again while epoll says readable. Returns 1 at EOF or on a read error
+ * (the fd is then closed and set to -1; a later epoll event for that
+ * number is stale), 0 otherwise, -EINVAL for any other fd.
+ */
 int runner_drain(struct run *run, int fd);
+/* kill(-pid, sig); a group already gone is not an error. */
 int runner_signal(struct run *run, int sig);
+/*
+ * Call once pidfd is readable. Fills *st, writes the footer and closes
+ * every descriptor; returns 0. If the handler has not exited after all,
+ * its group has been sent SIGKILL and -EAGAIN is returned with nothing
+ * closed: call again when pidfd is readable. When the status cannot be
+ * known (adopted, or reaped by someone else) st has exit_code -1, signal 0.
+ */
 int runner_reap(struct run *run, struct run_status *st);
 
-/* 0 and a filled *run when pid is alive with that start time this boot. */
+/*
+ * 0 and a filled *run when pid is alive with that start time this boot;
+ * -ESRCH when it is not (gone, recycled, another boot). Any other error
+ * (EMFILE, say) means "could not tell": do not start a second copy.
+ */
 int runner_adopt(pid_t pid, uint64_t start_ticks, const char *boot_id,
 		 struct run *run);
 /* Close the descriptors without waiting (daemon exit). */
 void runner_abandon(struct run *run);
 
-/* /proc/PID/stat field 22. */
+/* /proc/PID/stat field 22; -ESRCH when there is no such process. */
 int runner_proc_start(pid_t pid, uint64_t *ticks);
-/* /proc/sys/kernel/random/boot_id, read once and cached. */
+/* /proc/sys/kernel/random/boot_id, read once and cached; NULL if unreadable. */
 const char *runner_boot_id(void);
 
 /*
  * Read the handler's result file (at most RESULT_MAX bytes; longer files
  * are cut at a line boundary) into out, keeping only lines of the form
- * "key: value" with a key of [A-Za-z0-9_.-]{1,64}. A missing file gives "".
+ * "key: value" with a key of [A-Za-z0-9_.-]{1,64} and a non-empty value
+ * of printable ASCII, both trimmed; out holds them as "key: value\n".
+ * A missing file gives "" and 0; a symlink -ELOOP; anything but a regular
+ * file with one link -EINVAL.
  */
 int runner_result_read(int dirfd, const char *name, char out[RESULT_MAX + 1]);
-/* The value of key in a result text, into buf; -ENOENT when absent. */
+/*
+ * The value of key in a result text, into buf (the last line wins);
+ * -ENOENT when absent, -ERANGE when buf is too small.
+ */
 int runner_result_get(const char *result, const char *key, char *buf,
 		      size_t len);
 

@@ -1,0 +1,1155 @@
+/*
+ * runner.c - one attempt of a handler: its environment, the fork and the
+ * gate, its output into logs/<id>.log, signals, reaping, adoption after a
+ * restart, and the result file. See runner.h for the contract.
+ *
+ * Between fork() and execve() the child runs only async-signal-safe code
+ * and never allocates: the parent prepares everything it needs (argv,
+ * envp, the descriptors, an empty signal set) in a struct runner_child
+ * before it forks.
+ *
+ * The handler's pid is also its process group id. That id stays ours
+ * until runner_reap() reaps the leader: a zombie still holds its pid, and
+ * the kernel never hands out a pid that is in use as a group id. So every
+ * kill(-pid) up to the reap reaches our handler's group and nobody else.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U /* Linux 6.3; glibc 2.36 lacks it */
+#endif
+
+#define RUNNER_PATH "/usr/local/bin:/usr/bin:/bin"
+#define RUNNER_CHUNK (64 * 1024)  /* one read() from a handler's pipe */
+#define RUNNER_DRAIN_READS 16     /* reads per runner_drain() call */
+#define RUNNER_REAP_ROUNDS 64     /* runner_drain()-sized rounds at reap */
+#define RUNNER_GATE_FD 3          /* where the child keeps the gate */
+#define RUNNER_CLOSE_MAX (1U << 20) /* close loop bound without close_range */
+
+/* ---- small helpers ---- */
+
+static void
+runner_close(int *fd)
+{
+	if (*fd >= 0) {
+		/* Not retried on EINTR: on Linux the fd is gone either way. */
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void
+runner_run_init(struct run *run)
+{
+	memset(run, 0, sizeof(*run));
+	run->pidfd = -1;
+	run->out_fd = -1;
+	run->err_fd = -1;
+	run->gate_fd = -1;
+	run->log_fd = -1;
+}
+
+/* Write all of buf; *done gets what was written even on failure. */
+static int
+runner_write_all(int fd, const char *buf, size_t len, size_t *done)
+{
+	size_t off = 0;
+	int r = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (done != NULL)
+		*done = off;
+	return r;
+}
+
+static int
+runner_pidfd_open(pid_t pid)
+{
+	/* glibc 2.36 has no wrapper. The kernel sets FD_CLOEXEC itself. */
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* ---- the environment ---- */
+
+/*
+ * The environment is built twice by the same code: once to count entries
+ * and bytes (vec NULL), once to write them into one allocation.
+ */
+struct runner_envbuf {
+	char **vec;   /* NULL while sizing */
+	char *str;    /* next free byte, when writing */
+	size_t n;     /* entries so far */
+	size_t bytes; /* string bytes so far, NULs included */
+};
+
+/*
+ * Add prefix + name + "=" + value, name upper-cased when upper is set.
+ * With value NULL, name is a whole "KEY=VALUE" entry already.
+ */
+static void
+runner_env_add(struct runner_envbuf *b, const char *prefix, const char *name,
+	       bool upper, const char *value)
+{
+	size_t lp = strlen(prefix), ln = strlen(name);
+	size_t lv = value != NULL ? strlen(value) + 1 : 0;
+	size_t len = lp + ln + lv + 1;
+
+	if (b->vec != NULL) {
+		char *p = b->str;
+
+		memcpy(p, prefix, lp);
+		for (size_t i = 0; i < ln; i++) {
+			char c = name[i];
+			/* ASCII only: keys are checked, and no locale applies. */
+			p[lp + i] = upper && c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
+		}
+		if (value != NULL) {
+			p[lp + ln] = '=';
+			memcpy(p + lp + ln + 1, value, lv - 1);
+		}
+		p[len - 1] = '\0';
+		b->vec[b->n] = p;
+		b->str += len;
+	}
+	b->n++;
+	b->bytes += len;
+}
+
+static void
+runner_env_fill(const struct runner_spec *s, const char *attempt,
+		struct runner_envbuf *b)
+{
+	const struct provider *p = s->prov;
+	const struct job *j = s->job;
+	bool have_path = false;
+
+	for (size_t i = 0; p->env != NULL && i < p->nenv; i++) {
+		runner_env_add(b, "", p->env[i], false, NULL);
+		if (strncmp(p->env[i], "PATH=", 5) == 0)
+			have_path = true;
+	}
+	if (!have_path)
+		runner_env_add(b, "PATH", "", false, RUNNER_PATH);
+	runner_env_add(b, "SYNCSPOOL_JOB_ID", "", false, s->job_id);
+	runner_env_add(b, "SYNCSPOOL_VENUE_ID", "", false, j->venue_id);
+	runner_env_add(b, "SYNCSPOOL_PROVIDER", "", false, p->name);
+	runner_env_add(b, "SYNCSPOOL_SYNC_TYPE", "", false, j->sync_type);
+	runner_env_add(b, "SYNCSPOOL_ATTEMPT", "", false, attempt);
+	runner_env_add(b, "SYNCSPOOL_JOB_FILE", "", false, s->job_path);
+	runner_env_add(b, "SYNCSPOOL_RESULT_FILE", "", false, s->result_path);
+	for (size_t i = 0; i < j->noptions; i++)
+		runner_env_add(b, "SYNCSPOOL_OPTION_", j->options[i].key, true,
+			       j->options[i].value);
+}
+
+static bool
+runner_env_key_valid(const char *k)
+{
+	if (k == NULL || !(k[0] == '_' || (k[0] >= 'A' && k[0] <= 'Z') ||
+			   (k[0] >= 'a' && k[0] <= 'z')))
+		return false;
+	for (; *k != '\0'; k++)
+		if (!(*k == '_' || (*k >= 'A' && *k <= 'Z') ||
+		      (*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9')))
+			return false;
+	return true;
+}
+
+static int
+runner_env_check(const struct runner_spec *s, char *err, size_t errlen)
+{
+	const struct provider *p;
+	const struct job *j;
+
+	if (s == NULL || s->prov == NULL || s->job == NULL ||
+	    s->job_id == NULL || s->job_path == NULL ||
+	    s->result_path == NULL || s->prov->name == NULL) {
+		util_seterr(err, errlen, "runner: incomplete job spec");
+		return -EINVAL;
+	}
+	p = s->prov;
+	j = s->job;
+	for (size_t i = 0; p->env != NULL && i < p->nenv; i++) {
+		const char *e = p->env[i], *eq = e != NULL ? strchr(e, '=') : NULL;
+		if (eq == NULL || eq == e) {
+			util_seterr(err, errlen, "provider %s: env entry %zu is "
+				    "not KEY=VALUE", p->name, i + 1);
+			return -EINVAL;
+		}
+		if (strncmp(e, "SYNCSPOOL_", 10) == 0) {
+			util_seterr(err, errlen, "provider %s: env sets %.*s; "
+				    "SYNCSPOOL_ variables are the daemon's",
+				    p->name, (int)(eq - e), e);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < j->noptions; i++) {
+		const char *k = j->options[i].key;
+		if (!runner_env_key_valid(k) || j->options[i].value == NULL) {
+			util_seterr(err, errlen, "option '%s' cannot be passed "
+				    "in the environment (keys are "
+				    "[A-Za-z_][A-Za-z0-9_]*)", k ? k : "");
+			return -EINVAL;
+		}
+		for (size_t m = 0; m < i; m++) {
+			if (strcasecmp(k, j->options[m].key) != 0)
+				continue;
+			util_seterr(err, errlen, "options '%s' and '%s' would "
+				    "both be SYNCSPOOL_OPTION_%s", j->options[m].key,
+				    k, k);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+runner_env_build(const struct runner_spec *s, char ***envp, char *err,
+		 size_t errlen)
+{
+	struct runner_envbuf b = {0};
+	char attempt[16];
+	char **vec;
+	size_t nvec;
+	int r;
+
+	*envp = NULL;
+	if ((r = runner_env_check(s, err, errlen)) < 0)
+		return r;
+	snprintf(attempt, sizeof(attempt), "%u", s->attempt);
+	runner_env_fill(s, attempt, &b);
+	nvec = b.n + 1;
+	vec = malloc(nvec * sizeof(*vec) + b.bytes);
+	if (vec == NULL) {
+		util_seterr(err, errlen, "runner: out of memory for the "
+			    "environment");
+		return -ENOMEM;
+	}
+	b = (struct runner_envbuf){.vec = vec, .str = (char *)(vec + nvec)};
+	runner_env_fill(s, attempt, &b);
+	assert(b.n == nvec - 1);
+	vec[b.n] = NULL;
+	*envp = vec;
+	return 0;
+}
+
+/* ---- the child ---- */
+
+/* What the child needs, prepared before fork(). */
+struct runner_child {
+	char *const *argv;
+	char *const *envp;
+	int fds[4];           /* become 0, 1, 2 and RUNNER_GATE_FD */
+	int drop[3];          /* the daemon's ends: gate, stdout, stderr */
+	unsigned maxfd;       /* for the close loop without close_range() */
+	sigset_t empty;
+};
+
+/* Append s to buf (size len) at *at, never past len - 1. */
+static void
+runner_child_cat(char *buf, size_t len, size_t *at, const char *s)
+{
+	while (*s != '\0' && *at + 1 < len)
+		buf[(*at)++] = *s++;
+}
+
+/*
+ * "syncspool: <what> [<path>]: <reason>\n" on fd 2, then _exit(127).
+ * strerrordesc_np() is a lookup in glibc's static table: no locale, no
+ * allocation, unlike strerror().
+ */
+static void __attribute__((noreturn))
+runner_child_fail(const char *what, const char *path, int e)
+{
+	char buf[512];
+	const char *desc = strerrordesc_np(e);
+	size_t at = 0;
+	ssize_t n;
+
+	runner_child_cat(buf, sizeof(buf), &at, "syncspool: ");
+	runner_child_cat(buf, sizeof(buf), &at, what);
+	if (path != NULL) {
+		runner_child_cat(buf, sizeof(buf), &at, " ");
+		runner_child_cat(buf, sizeof(buf), &at, path);
+	}
+	runner_child_cat(buf, sizeof(buf), &at, ": ");
+	runner_child_cat(buf, sizeof(buf), &at, desc != NULL ? desc : "error");
+	buf[at++] = '\n';
+	/* If this fails there is no one left to tell; 127 says enough. */
+	n = write(STDERR_FILENO, buf, at);
+	(void)n;
+	_exit(127);
+}
+
+static void __attribute__((noreturn))
+runner_child_run(const struct runner_child *c)
+{
+	struct sigaction sa;
+	int fds[4];
+	char go;
+	ssize_t n;
+
+	/*
+	 * The daemon's ends go first: were the child to keep the gate's
+	 * write end, EOF could never arrive on it after the daemon died.
+	 */
+	for (int i = 0; i < 3; i++)
+		if (c->drop[i] >= 0)
+			close(c->drop[i]);
+	if (setpgid(0, 0) < 0)
+		runner_child_fail("setpgid", NULL, errno);
+
+	/*
+	 * Dispositions before the mask: a signal already pending must meet
+	 * SIG_DFL when it is unblocked, not a handler of the daemon's.
+	 * sigaction() refuses SIGKILL, SIGSTOP and glibc's internal
+	 * signals; those are not ours to reset.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	if (sigprocmask(SIG_SETMASK, &c->empty, NULL) < 0)
+		runner_child_fail("sigprocmask", NULL, errno);
+
+	/*
+	 * Lift every source above the targets first: the daemon may run
+	 * with 0-2 closed, so a source can sit on a target, and dup2() of
+	 * an fd onto itself would neither move it nor clear FD_CLOEXEC.
+	 */
+	memcpy(fds, c->fds, sizeof(fds));
+	for (int i = 0; i < 4; i++) {
+		if (fds[i] > RUNNER_GATE_FD)
+			continue;
+		fds[i] = fcntl(fds[i], F_DUPFD, RUNNER_GATE_FD + 1);
+		if (fds[i] < 0)
+			runner_child_fail("fcntl(F_DUPFD)", NULL, errno);
+	}
+	for (int i = 0; i < 4; i++)
+		if (dup2(fds[i], i) < 0)
+			runner_child_fail("dup2", NULL, errno);
+
+	/*
+	 * Close the rest now rather than after the gate, so that a child
+	 * waiting at its gate holds no other child's gate, no lock and no
+	 * LMDB descriptor of the daemon's. Inherited fds without
+	 * FD_CLOEXEC go too.
+	 */
+	if (close_range(RUNNER_GATE_FD + 1, ~0U, 0) < 0) {
+		if (errno != ENOSYS)
+			runner_child_fail("close_range", NULL, errno);
+		for (unsigned fd = RUNNER_GATE_FD + 1; fd <= c->maxfd; fd++)
+			close((int)fd);
+	}
+
+	do
+		n = read(RUNNER_GATE_FD, &go, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(127); /* the daemon died before recording us */
+	close(RUNNER_GATE_FD);
+
+	if (chdir("/") < 0)
+		runner_child_fail("chdir", "/", errno);
+	execve(c->argv[0], c->argv, c->envp);
+	runner_child_fail("exec", c->argv[0], errno);
+}
+
+/* ---- the parent's side of runner_start() ---- */
+
+static int
+runner_memfd_make(const char *content, size_t len, int *out, char *err,
+		  size_t errlen)
+{
+	const unsigned seals = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK |
+			       F_SEAL_SEAL;
+	int fd = -1, r;
+
+	fd = memfd_create("syncspool-job", MFD_CLOEXEC | MFD_ALLOW_SEALING |
+					   MFD_NOEXEC_SEAL);
+	if (fd < 0 && errno == EINVAL)
+		/* Before Linux 6.3 MFD_NOEXEC_SEAL is unknown. */
+		fd = memfd_create("syncspool-job", MFD_CLOEXEC |
+						   MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "memfd_create: %s", strerror(-r));
+		goto fail;
+	}
+	if (len > 0 && (r = runner_write_all(fd, content, len, NULL)) < 0) {
+		util_seterr(err, errlen, "write job to memfd: %s", strerror(-r));
+		goto fail;
+	}
+	if (fcntl(fd, F_ADD_SEALS, seals) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "seal job memfd: %s", strerror(-r));
+		goto fail;
+	}
+	*out = fd;
+	return 0;
+fail:
+	runner_close(&fd);
+	return r;
+}
+
+/* A pipe with both ends O_CLOEXEC and the read end (ours) non-blocking. */
+static int
+runner_pipe_make(int p[2], char *err, size_t errlen)
+{
+	int r;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "pipe2: %s", strerror(-r));
+		goto fail;
+	}
+	/* Only our end: the handler's stdout stays blocking, as it expects. */
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "fcntl(O_NONBLOCK): %s", strerror(-r));
+		goto fail;
+	}
+	return 0;
+fail:
+	runner_close(&p[0]);
+	runner_close(&p[1]);
+	return r;
+}
+
+static int
+runner_log_open(int dirfd, const char *id, struct run *run, char *err,
+		size_t errlen)
+{
+	char name[ID_MAX + sizeof(".log")];
+	struct stat st;
+	int fd = -1, r;
+
+	snprintf(name, sizeof(name), "%s.log", id);
+	/* O_NONBLOCK: a FIFO planted under the name must not hang us. */
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+				 O_NOFOLLOW | O_NONBLOCK, 0640);
+	if (fd < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "open logs/%s: %s", name, strerror(-r));
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "fstat logs/%s: %s", name, strerror(-r));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		r = -EINVAL;
+		util_seterr(err, errlen, "logs/%s is not a regular file with "
+			    "one link; move it away", name);
+		goto fail;
+	}
+	run->log_fd = fd;
+	run->log_size = (uint64_t)st.st_size;
+	return 0;
+fail:
+	runner_close(&fd);
+	return r;
+}
+
+/*
+ * Append to the log and count it. The log is best effort: a failed write
+ * (ENOSPC, say) loses output, never the job.
+ */
+static void
+runner_log_write(struct run *run, const char *buf, size_t len)
+{
+	size_t done = 0;
+
+	if (run->log_fd < 0 || len == 0)
+		return;
+	(void)runner_write_all(run->log_fd, buf, len, &done);
+	run->log_size += done;
+	if (done > 0)
+		run->log_midline = buf[done - 1] != '\n';
+}
+
+/* Handler output: kept up to log_max for the whole file, then one notice. */
+static void
+runner_log_output(struct run *run, const char *buf, size_t len)
+{
+	uint64_t room;
+	char note[64];
+	int n;
+
+	if (run->log_truncated)
+		return;
+	room = run->log_size < run->log_max ? run->log_max - run->log_size : 0;
+	if (len <= room) {
+		runner_log_write(run, buf, len);
+		return;
+	}
+	runner_log_write(run, buf, (size_t)room);
+	n = snprintf(note, sizeof(note), "\n[output truncated at %llu bytes]\n",
+		     (unsigned long long)run->log_max);
+	runner_log_write(run, note, (size_t)n);
+	run->log_truncated = true;
+}
+
+int
+runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
+	     struct run *run, char *err, size_t errlen)
+{
+	struct runner_child c;
+	struct rlimit rl;
+	char **envp = NULL;
+	char head[160], when[RFC3339_LEN];
+	int memfd = -1, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	int gate[2] = {-1, -1};
+	pid_t pid = -1;
+	int r, n;
+
+	runner_run_init(run);
+	if ((r = runner_env_check(s, err, errlen)) < 0)
+		return r;
+	if (!util_name_valid(s->job_id, ID_MAX)) {
+		util_seterr(err, errlen, "job id '%s' is not a valid id",
+			    s->job_id);
+		return -EINVAL;
+	}
+	if (s->prov->command == NULL || s->prov->command[0] == NULL ||
+	    s->prov->command[0][0] != '/') {
+		util_seterr(err, errlen, "provider %s: command must be an "
+			    "absolute path", s->prov->name);
+		return -EINVAL;
+	}
+	if ((r = runner_env_build(s, &envp, err, errlen)) < 0)
+		goto fail;
+	if ((r = runner_memfd_make(s->content, s->content_len, &memfd, err,
+				   errlen)) < 0)
+		goto fail;
+	if ((r = runner_pipe_make(out, err, errlen)) < 0 ||
+	    (r = runner_pipe_make(errp, err, errlen)) < 0)
+		goto fail;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "socketpair: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = runner_log_open(logdir_fd, s->job_id, run, err, errlen)) < 0)
+		goto fail;
+
+	memset(&c, 0, sizeof(c));
+	c.argv = s->prov->command;
+	c.envp = envp;
+	c.fds[0] = memfd;
+	c.fds[1] = out[1];
+	c.fds[2] = errp[1];
+	c.fds[3] = gate[0];
+	c.drop[0] = gate[1];
+	c.drop[1] = out[0];
+	c.drop[2] = errp[0];
+	c.maxfd = RUNNER_CLOSE_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < c.maxfd)
+		c.maxfd = (unsigned)rl.rlim_cur;
+	sigemptyset(&c.empty);
+
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "fork: %s", strerror(-r));
+		goto fail;
+	}
+	if (pid == 0)
+		runner_child_run(&c);
+
+	/*
+	 * The child makes its own group too; whichever of us runs first
+	 * wins, and either way the group exists once we return, so a
+	 * runner_signal() right away reaches it. The child cannot have
+	 * exec'd yet (it waits at the gate), so EACCES cannot happen.
+	 */
+	(void)setpgid(pid, pid);
+	run->pid = pid;
+	runner_close(&memfd);
+	runner_close(&out[1]);
+	runner_close(&errp[1]);
+	runner_close(&gate[0]);
+	run->out_fd = out[0];
+	run->err_fd = errp[0];
+	run->gate_fd = gate[1];
+	out[0] = errp[0] = gate[1] = -1;
+
+	run->pidfd = runner_pidfd_open(pid);
+	if (run->pidfd < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "pidfd_open(%d): %s", (int)pid,
+			    strerror(-r));
+		goto fail;
+	}
+	if ((r = runner_proc_start(pid, &run->start_ticks)) < 0) {
+		util_seterr(err, errlen, "/proc/%d/stat: %s", (int)pid,
+			    strerror(-r));
+		goto fail;
+	}
+	run->started_mono = util_mono_ms();
+	run->attempt = s->attempt;
+	run->log_max = log_max;
+	n = snprintf(head, sizeof(head), "=== attempt %u, started %s, pid %d "
+		     "===\n", s->attempt, util_time_format(util_now_ms(), when),
+		     (int)pid);
+	runner_log_write(run, head, (size_t)n);
+	free(envp);
+	return 0;
+
+fail:
+	if (pid > 0) {
+		/* It waits at the gate, so it runs nothing; SIGKILL is prompt. */
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	runner_close(&memfd);
+	runner_close(&out[0]);
+	runner_close(&out[1]);
+	runner_close(&errp[0]);
+	runner_close(&errp[1]);
+	runner_close(&gate[0]);
+	runner_close(&gate[1]);
+	runner_abandon(run);
+	runner_run_init(run);
+	free(envp);
+	return r;
+}
+
+int
+runner_release(struct run *run)
+{
+	const char go = 'g';
+	ssize_t n;
+	int r = 0;
+
+	if (run->gate_fd < 0)
+		return -EBADF;
+	/* MSG_NOSIGNAL: a child killed at the gate gives EPIPE, not SIGPIPE. */
+	do
+		n = send(run->gate_fd, &go, 1, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		r = -errno;
+	runner_close(&run->gate_fd);
+	return r;
+}
+
+/* ---- output ---- */
+
+static bool
+runner_char_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/*
+ * A stderr line is complete (or the stream ended): trim it, make it
+ * printable ASCII (tabs become spaces, other bytes '?', which also keeps
+ * it valid UTF-8 for JSON) and keep it as last_err if anything is left.
+ */
+static void
+runner_line_end(struct run *run)
+{
+	size_t len = run->linelen;
+
+	while (len > 0 && runner_char_blank(run->line[len - 1]))
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)run->line[i];
+		if (c == '\t')
+			run->line[i] = ' ';
+		else if (c < 0x20 || c >= 0x7f)
+			run->line[i] = '?';
+	}
+	if (len > 0) {
+		memcpy(run->last_err, run->line, len);
+		run->last_err[len] = '\0';
+	}
+	run->linelen = 0;
+}
+
+/* Leading blanks are skipped and bytes past ERROR_MAX dropped. */
+static void
+runner_line_feed(struct run *run, const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+		if (c == '\n')
+			runner_line_end(run);
+		else if (run->linelen == 0 && runner_char_blank(c))
+			continue;
+		else if (run->linelen < ERROR_MAX)
+			run->line[run->linelen++] = c;
+	}
+}
+
+enum runner_read {
+	RUNNER_READ_AGAIN, /* the pipe is empty for now */
+	RUNNER_READ_MORE,  /* the budget ran out; more may be waiting */
+	RUNNER_READ_EOF,   /* EOF or an error: the fd is closed */
+};
+
+static enum runner_read
+runner_pipe_read(struct run *run, int *fdp, int reads)
+{
+	char buf[RUNNER_CHUNK];
+	bool is_err = fdp == &run->err_fd;
+
+	for (int i = 0; i < reads; i++) {
+		ssize_t n = read(*fdp, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return RUNNER_READ_AGAIN;
+		if (n <= 0)
+			goto eof;
+		if (is_err)
+			runner_line_feed(run, buf, (size_t)n);
+		runner_log_output(run, buf, (size_t)n);
+	}
+	return RUNNER_READ_MORE;
+eof:
+	if (is_err && run->linelen > 0)
+		runner_line_end(run);
+	runner_close(fdp);
+	return RUNNER_READ_EOF;
+}
+
+int
+runner_drain(struct run *run, int fd)
+{
+	int *fdp;
+
+	if (fd >= 0 && fd == run->out_fd)
+		fdp = &run->out_fd;
+	else if (fd >= 0 && fd == run->err_fd)
+		fdp = &run->err_fd;
+	else
+		return -EINVAL;
+	if (runner_pipe_read(run, fdp, RUNNER_DRAIN_READS) == RUNNER_READ_EOF)
+		return 1;
+	return 0;
+}
+
+/* ---- signals, reaping ---- */
+
+int
+runner_signal(struct run *run, int sig)
+{
+	/* pid 0 or 1 would make kill() reach our own group or everyone. */
+	if (run->pid <= 1)
+		return -ESRCH;
+	/*
+	 * XXX An adopted handler is not our child: once it has exited and
+	 * been reaped, and nothing is left in its group, the id could in
+	 * principle be reused by a new group leader before we notice.
+	 */
+	if (kill(-run->pid, sig) < 0 && errno != ESRCH)
+		return -errno;
+	return 0;
+}
+
+/* Read a pipe to EOF, but stop at EAGAIN: see runner_reap(). */
+static void
+runner_reap_drain(struct run *run, int *fdp)
+{
+	for (int i = 0; i < RUNNER_REAP_ROUNDS && *fdp >= 0; i++)
+		if (runner_pipe_read(run, fdp, RUNNER_DRAIN_READS) !=
+		    RUNNER_READ_MORE)
+			break;
+	if (*fdp >= 0) {
+		if (fdp == &run->err_fd && run->linelen > 0)
+			runner_line_end(run);
+		runner_close(fdp);
+	}
+}
+
+static void
+runner_footer_write(struct run *run, const struct run_status *st)
+{
+	char buf[192], how[64];
+	const char *name;
+	int n;
+
+	if (st->signal != 0) {
+		name = sigabbrev_np(st->signal);
+		snprintf(how, sizeof(how), "signal %d (%s%s)", st->signal,
+			 name != NULL ? "SIG" : "", name != NULL ? name : "?");
+	} else if (st->exit_code >= 0) {
+		snprintf(how, sizeof(how), "exit %d", st->exit_code);
+	} else {
+		snprintf(how, sizeof(how), "status unknown");
+	}
+	n = snprintf(buf, sizeof(buf), "%s=== attempt %u ended: %s, after "
+		     "%llu ms ===\n", run->log_midline ? "\n" : "", run->attempt,
+		     how, (unsigned long long)st->duration_ms);
+	runner_log_write(run, buf, (size_t)n);
+}
+
+int
+runner_reap(struct run *run, struct run_status *st)
+{
+	siginfo_t si;
+	int r;
+
+	st->exit_code = -1;
+	st->signal = 0;
+	st->duration_ms = 0;
+	if (run->adopted) {
+		runner_abandon(run);
+		run->pid = 0;
+		return 0;
+	}
+	if (run->pid <= 1 || run->pidfd < 0)
+		return -EINVAL;
+
+	/*
+	 * Kill the stragglers before reaping the leader: while the leader is
+	 * an unreaped zombie, its pid (our group id) cannot be handed out
+	 * again, so this kill reaches our group and only it. After the
+	 * reap it might name someone else's group.
+	 */
+	(void)kill(-run->pid, SIGKILL);
+	memset(&si, 0, sizeof(si));
+	do
+		r = waitid(P_PIDFD, (id_t)run->pidfd, &si, WEXITED | WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0 && si.si_pid == 0)
+		return -EAGAIN;
+	if (r == 0 && si.si_code == CLD_EXITED) {
+		st->exit_code = si.si_status;
+	} else if (r == 0) {
+		st->signal = si.si_status; /* CLD_KILLED or CLD_DUMPED */
+	}
+	/*
+	 * r < 0: reaped behind our back (ECHILD), or a broken pidfd. The
+	 * status is unknown; finish anyway, so the loop is not stuck on a
+	 * readable pidfd (the job is then retried as "any other exit").
+	 */
+	st->duration_ms = (uint64_t)(util_mono_ms() - run->started_mono);
+
+	/*
+	 * The group is dead, so EOF normally follows what is buffered. A
+	 * process that left the group (setsid) may still hold a pipe: stop
+	 * at EAGAIN rather than wait for it. SIGKILL is delivered
+	 * asynchronously too, so EAGAIN is possible briefly; nothing
+	 * written before the kill is lost, since it is already buffered.
+	 */
+	runner_reap_drain(run, &run->out_fd);
+	runner_reap_drain(run, &run->err_fd);
+	runner_footer_write(run, st);
+	runner_abandon(run);
+	run->pid = 0;
+	return 0;
+}
+
+void
+runner_abandon(struct run *run)
+{
+	runner_close(&run->pidfd);
+	runner_close(&run->out_fd);
+	runner_close(&run->err_fd);
+	runner_close(&run->gate_fd);
+	runner_close(&run->log_fd);
+}
+
+/* ---- adoption and /proc ---- */
+
+int
+runner_adopt(pid_t pid, uint64_t start_ticks, const char *boot_id,
+	     struct run *run)
+{
+	const char *now = runner_boot_id();
+	uint64_t ticks;
+	int pidfd = -1, r;
+
+	runner_run_init(run);
+	if (pid <= 1 || boot_id == NULL || now == NULL ||
+	    strcmp(boot_id, now) != 0)
+		return -ESRCH;
+	if ((r = runner_proc_start(pid, &ticks)) < 0)
+		return r;
+	if (ticks != start_ticks)
+		return -ESRCH;
+	pidfd = runner_pidfd_open(pid);
+	if (pidfd < 0)
+		return -errno;
+	/*
+	 * The pid may have died and been reused between the check and
+	 * pidfd_open(). The pidfd pins whichever process it names now, so
+	 * the same check passing again proves it is the handler.
+	 */
+	r = runner_proc_start(pid, &ticks);
+	if (r == 0 && ticks != start_ticks)
+		r = -ESRCH;
+	if (r < 0)
+		goto fail;
+	run->pid = pid;
+	run->pidfd = pidfd;
+	run->adopted = true;
+	run->start_ticks = start_ticks;
+	run->started_mono = util_mono_ms();
+	return 0;
+fail:
+	runner_close(&pidfd);
+	return r;
+}
+
+/* Read a small file whole (at most len - 1 bytes), NUL-terminated. */
+static int
+runner_file_read(const char *path, char *buf, size_t len, size_t *got)
+{
+	size_t off = 0;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	while (off + 1 < len) {
+		ssize_t n = read(fd, buf + off, len - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	*got = off;
+	return r;
+}
+
+int
+runner_proc_start(pid_t pid, uint64_t *ticks)
+{
+	/* Fields 1-22 fit easily: comm is at most 64 bytes, numbers 20. */
+	char path[32], buf[1024], *p, *end;
+	unsigned long long v;
+	size_t got;
+	int r;
+
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	r = runner_file_read(path, buf, sizeof(buf), &got);
+	if (r == -ENOENT)
+		return -ESRCH;
+	if (r < 0)
+		return r;
+	/*
+	 * "pid (comm) state ppid ...": comm may hold spaces and ')', but
+	 * nothing after it does, so the last ')' ends it. Field 3 follows.
+	 */
+	p = strrchr(buf, ')');
+	if (p == NULL)
+		return -EINVAL;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return -EINVAL;
+		while (*p != ' ' && *p != '\0')
+			p++;
+	}
+	while (*p == ' ')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return -EINVAL;
+	*ticks = v;
+	return 0;
+}
+
+const char *
+runner_boot_id(void)
+{
+	/*
+	 * XXX A static cache, against the no-globals rule: the boot id is
+	 * constant while we run and the daemon has one thread.
+	 */
+	static char id[BOOT_ID_LEN + 1];
+	char buf[64];
+	size_t got;
+
+	if (id[0] != '\0')
+		return id;
+	if (runner_file_read("/proc/sys/kernel/random/boot_id", buf,
+			      sizeof(buf), &got) < 0)
+		return NULL;
+	while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' '))
+		got--;
+	if (got != BOOT_ID_LEN)
+		return NULL;
+	memcpy(id, buf, BOOT_ID_LEN);
+	id[BOOT_ID_LEN] = '\0';
+	return id;
+}
+
+/* ---- the result file ---- */
+
+static bool
+runner_char_key(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+/*
+ * One line (len bytes, no newline). When it is "key: value", append it
+ * normalised to out; returns false only when it would not fit, which
+ * ends the text at the previous line.
+ */
+static bool
+runner_result_line(const char *line, size_t len, char *out, size_t *outlen)
+{
+	size_t k = 0, v, vend, need;
+
+	while (len > 0 && runner_char_blank(*line))
+		line++, len--;
+	while (len > 0 && runner_char_blank(line[len - 1]))
+		len--;
+	while (k < len && runner_char_key(line[k]))
+		k++;
+	if (k == 0 || k > 64 || k >= len || line[k] != ':')
+		return true;
+	for (v = k + 1; v < len && runner_char_blank(line[v]); v++)
+		;
+	vend = len;
+	if (v == vend)
+		return true; /* an empty value says nothing */
+	for (size_t i = v; i < vend; i++)
+		if ((unsigned char)line[i] < 0x20 ||
+		    (unsigned char)line[i] >= 0x7f)
+			return true;
+	need = k + 2 + (vend - v) + 1;
+	if (*outlen + need > RESULT_MAX)
+		return false;
+	memcpy(out + *outlen, line, k);
+	memcpy(out + *outlen + k, ": ", 2);
+	memcpy(out + *outlen + k + 2, line + v, vend - v);
+	*outlen += need;
+	out[*outlen - 1] = '\n';
+	return true;
+}
+
+int
+runner_result_read(int dirfd, const char *name, char out[RESULT_MAX + 1])
+{
+	/* One byte more than kept tells a longer file from an exact fit. */
+	char raw[RESULT_MAX + 1];
+	struct stat st;
+	size_t n = 0, outlen = 0, start = 0;
+	int fd = -1, r;
+
+	out[0] = '\0';
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+				 O_NONBLOCK);
+	if (fd < 0) {
+		r = errno == ENOENT ? 0 : -errno;
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		r = -EINVAL;
+		goto fail;
+	}
+	while (n < sizeof(raw)) {
+		ssize_t got = read(fd, raw + n, sizeof(raw) - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = -errno;
+			goto fail;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	runner_close(&fd);
+
+	/* Whole lines only; a last line without newline counts at EOF. */
+	for (size_t i = 0; i <= n; i++) {
+		bool eol = i < n ? raw[i] == '\n' : n <= RESULT_MAX && i > start;
+		if (!eol)
+			continue;
+		if (!runner_result_line(raw + start, i - start, out, &outlen))
+			break;
+		start = i + 1;
+	}
+	out[outlen] = '\0';
+	return 0;
+fail:
+	runner_close(&fd);
+	return r;
+}
+
+int
+runner_result_get(const char *result, const char *key, char *buf, size_t len)
+{
+	const char *found = NULL, *p = result;
+	size_t klen, flen = 0;
+
+	if (result == NULL || key == NULL || *key == '\0')
+		return -EINVAL;
+	klen = strlen(key);
+	while (*p != '\0') {
+		const char *nl = strchr(p, '\n');
+		size_t ll = nl != NULL ? (size_t)(nl - p) : strlen(p);
+
+		if (ll > klen && memcmp(p, key, klen) == 0 && p[klen] == ':') {
+			const char *v = p + klen + 1;
+			while (v < p + ll && *v == ' ')
+				v++;
+			found = v;
+			flen = (size_t)(p + ll - v);
+		}
+		p += ll + (nl != NULL);
+	}
+	if (found == NULL)
+		return -ENOENT;
+	if (flen >= len)
+		return -ERANGE;
+	memcpy(buf, found, flen);
+	buf[flen] = '\0';
+	return 0;
+}
