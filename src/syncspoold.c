@@ -404,6 +404,14 @@ run_watch(struct daemon *d, struct drun *r)
 	ev.data.ptr = &r->tpid;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, r->run.pidfd, &ev) < 0)
 		return -errno;
+	/*
+	 * One-shot, re-armed after each drain: runner_drain() closes a pipe
+	 * at EOF, and a sibling handler between its fork and its
+	 * close_range() may still hold that pipe, which would keep the
+	 * registration alive after this run is freed. A one-shot
+	 * registration that is not re-armed never reports again.
+	 */
+	ev.events = EPOLLIN | EPOLLONESHOT;
 	if (r->run.out_fd >= 0) {
 		ev.data.ptr = &r->tout;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, r->run.out_fd, &ev) < 0)
@@ -471,6 +479,11 @@ run_finish(struct daemon *d, struct drun *r)
 	enum job_state to;
 	enum event_type ev;
 
+	/*
+	 * The pidfd was readable, so the handler has exited and this cannot
+	 * be -EAGAIN; any other failure leaves the status unknown, which
+	 * counts as "any other exit" (a retry).
+	 */
 	runner_reap(&r->run, &rs);
 	snprintf(rname, sizeof(rname), "%s.result", j->id);
 	runner_result_read(d->sp.logs_fd, rname, result);
@@ -1154,7 +1167,12 @@ runs_reap(struct daemon *d)
 		next = r->next;
 		if (!r->exited)
 			continue;
+		/* Off epoll before runner_reap() closes them (see run_watch). */
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.pidfd, NULL);
+		if (r->run.out_fd >= 0)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.out_fd, NULL);
+		if (r->run.err_fd >= 0)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.err_fd, NULL);
 		run_unlink(d, r);
 		run_finish(d, r);
 		free(r);
@@ -1714,6 +1732,20 @@ setup_fds(struct daemon *d, char *err, size_t errlen)
 /* ---- the loop ---- */
 
 static void
+run_drain(struct daemon *d, struct tag *t)
+{
+	struct run *run = &t->run->run;
+	int *fd = t->kind == TAG_OUT ? &run->out_fd : &run->err_fd;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT,
+				 .data.ptr = t};
+
+	if (*fd < 0)
+		return;
+	if (runner_drain(run, *fd) == 0 && *fd >= 0)
+		epoll_ctl(d->epfd, EPOLL_CTL_MOD, *fd, &ev);
+}
+
+static void
 dispatch(struct daemon *d, struct tag *t)
 {
 	uint64_t ticks;
@@ -1734,12 +1766,8 @@ dispatch(struct daemon *d, struct tag *t)
 		t->run->exited = true;
 		break;
 	case TAG_OUT:
-		if (t->run->run.out_fd >= 0)
-			runner_drain(&t->run->run, t->run->run.out_fd);
-		break;
 	case TAG_ERR:
-		if (t->run->run.err_fd >= 0)
-			runner_drain(&t->run->run, t->run->run.err_fd);
+		run_drain(d, t);
 		break;
 	}
 }
@@ -1854,6 +1882,14 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.epfd = d.ifd = d.sfd = d.tfd = -1;
+	/*
+	 * Started with 0-2 closed, our own descriptors would take those
+	 * numbers, and a log line could land in a handler's pipe.
+	 */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+			return EX_OSERR;
 	log_init("syncspoold");
 	while ((ch = getopt(argc, argv, "c:h")) != -1) {
 		switch (ch) {
