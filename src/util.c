@@ -34,9 +34,11 @@ util_parse_uint(const char *s, uint64_t max, uint64_t *out)
 	for (; *s != '\0'; s++) {
 		if (!isdigit((unsigned char)*s))
 			return -EINVAL;
-		if (v > (UINT64_MAX - 9) / 10)
+		unsigned d = (unsigned)(*s - '0');
+		/* v * 10 + d must not wrap: exact, so UINT64_MAX itself parses. */
+		if (v > (UINT64_MAX - d) / 10)
 			return -EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
+		v = v * 10 + d;
 	}
 	if (v > max)
 		return -EINVAL;
@@ -208,9 +210,16 @@ util_time_parse(const char *s, int64_t *ms)
 const char *
 util_time_format(int64_t ms, char buf[RFC3339_LEN])
 {
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	int frac = (int)(ms - (int64_t)t * 1000);
+	/* Floor division without computing ms - 999, which overflows. */
+	int64_t secs = ms / 1000;
+	int frac = (int)(ms % 1000);
 	struct tm tm;
+
+	if (frac < 0) {
+		frac += 1000;
+		secs--;
+	}
+	time_t t = (time_t)secs;
 
 	if (gmtime_r(&t, &tm) == NULL) {
 		snprintf(buf, RFC3339_LEN, "(bad time)");
