@@ -100,6 +100,15 @@ struct drun {
 	bool cancelled;               /* its file left processing */
 	bool exited;                  /* pidfd readable; reap pending */
 	bool gated;                   /* waiting for the flush to open it */
+	/* Set at the reap: what the attempt's end means. */
+	bool reaped;
+	struct run_status rs;
+	enum job_state to;
+	enum event_type ev;
+	char error[ERROR_MAX + 1];
+	char result[RESULT_MAX + 1];
+	char cancel_why[96];          /* why its file left processing */
+	int64_t retry_at;             /* mono ms: retry a failed move */
 	struct drun *next;
 };
 
@@ -196,17 +205,14 @@ djob_to_rec(const struct djob *j, struct jobrec *r)
 	r->attempts = j->attempts;
 	r->max_attempts = j->max_attempts;
 	r->ino = j->ino;
-	if (j->run != NULL && !j->run->run.adopted) {
+	if (j->run != NULL && !j->run->reaped) {
 		r->pid = j->run->run.pid;
 		r->pid_start = j->run->run.start_ticks;
-		snprintf(r->boot_id, sizeof(r->boot_id), "%s",
-			 runner_boot_id());
-	} else if (j->run != NULL) {
-		r->pid = j->run->run.pid;
-		r->pid_start = j->run->run.start_ticks;
-		snprintf(r->boot_id, sizeof(r->boot_id), "%s",
-			 runner_boot_id());
+		scopy(r->boot_id, sizeof(r->boot_id), runner_boot_id());
 	}
+	/* What status shows as the next attempt: back-off or not_before. */
+	if (j->not_before > r->next_attempt)
+		r->next_attempt = j->not_before;
 	r->last_exit = j->last_exit;
 	r->last_signal = j->last_signal;
 	scopy(r->last_error, sizeof(r->last_error), j->last_error);
@@ -465,105 +471,120 @@ djob_move(struct daemon *d, struct djob *j, enum job_state to)
 }
 
 static void djob_observe(struct daemon *d, struct djob *j);
+static void djob_settle(struct daemon *d, struct djob *j, bool fresh);
 
-/* The end of a handler's attempt: decide, move, record. */
-static int
-run_finish(struct daemon *d, struct drun *r)
+/* What an attempt's end means, decided once, when the handler is reaped. */
+static void
+run_conclude(struct daemon *d, struct drun *r)
 {
 	struct djob *j = r->job;
 	const struct provider *p = config_provider(&d->cfg, djob_provider(j));
-	struct run_status rs = {.exit_code = -1};
-	char result[RESULT_MAX + 1] = "", rname[ID_MAX + 16];
-	char error[ERROR_MAX + 1];
+	char rname[ID_MAX + 16];
 	enum outcome out;
-	enum job_state to;
-	enum event_type ev;
 
 	/*
 	 * The pidfd was readable, so the handler has exited and this cannot
 	 * be -EAGAIN; any other failure leaves the status unknown, which
 	 * counts as "any other exit" (a retry).
 	 */
-	runner_reap(&r->run, &rs);
-	snprintf(rname, sizeof(rname), "%s.result", j->id);
-	runner_result_read(d->sp.logs_fd, rname, result);
-	scopy(error, sizeof(error), r->run.last_err);
-	if (r->timed_out)
-		snprintf(error, sizeof(error), "timed out after %llu ms",
-			 (unsigned long long)r->timeout_ms);
-	j->last_exit = rs.exit_code;
-	j->last_signal = rs.signal;
-	scopy(j->last_error, sizeof(j->last_error), error);
-	j->run = NULL;
+	r->rs.exit_code = -1;
+	runner_reap(&r->run, &r->rs);
+	r->reaped = true;
 	sched_done(&d->sched, j->sj.group);
-
+	snprintf(rname, sizeof(rname), "%s.result", j->id);
+	runner_result_read(d->sp.logs_fd, rname, r->result);
+	scopy(r->error, sizeof(r->error), r->run.last_err);
+	if (r->timed_out)
+		snprintf(r->error, sizeof(r->error), "timed out after %llu ms",
+			 (unsigned long long)r->timeout_ms);
+	j->last_exit = r->rs.exit_code;
+	j->last_signal = r->rs.signal;
+	scopy(j->last_error, sizeof(j->last_error), r->error);
 	if (r->run.adopted) {
 		/* Not our child: its outcome is unknown. Run it again. */
-		r->cancelled = j->state != STATE_PROCESSING;
-		if (!r->cancelled) {
-			if (djob_move(d, j, STATE_PENDING) < 0)
-				goto observe;
-			if (j->attempts > 0)
-				j->attempts--;
-			j->next_attempt = 0;
-			emit(d, j, EV_INTERRUPTED, &rs,
-			     "the handler outlived a daemon restart; its outcome "
-			     "is unknown", NULL);
-			djob_put(d, j);
-			djob_enqueue(d, j);
-			return 0;
-		}
+		r->to = STATE_PENDING;
+		r->ev = EV_INTERRUPTED;
+		scopy(r->error, sizeof(r->error), "the handler outlived a "
+		      "daemon restart; its outcome is unknown");
+		return;
 	}
-	if (r->cancelled || j->state != STATE_PROCESSING) {
-		emit(d, j, EV_CANCELLED, &rs, error[0] ? error : NULL, result);
-		goto observe;
-	}
-
-	out = sched_outcome(rs.exit_code, rs.signal, r->timed_out);
+	out = sched_outcome(r->rs.exit_code, r->rs.signal, r->timed_out);
 	if (p == NULL) {
 		out = OUTCOME_FAILED;
-		snprintf(error, sizeof(error), "provider '%s' is no longer "
-			 "configured", djob_provider(j));
+		snprintf(r->error, sizeof(r->error), "provider '%s' is no "
+			 "longer configured", djob_provider(j));
 	}
 	if (out == OUTCOME_RETRY && j->attempts >= j->max_attempts) {
 		out = OUTCOME_FAILED;
-		if (error[0] == '\0')
-			snprintf(error, sizeof(error), "attempts used up (%u)",
-				 j->attempts);
+		if (r->error[0] == '\0')
+			snprintf(r->error, sizeof(r->error),
+				 "attempts used up (%u)", j->attempts);
 	}
 	switch (out) {
 	case OUTCOME_COMPLETED:
-		to = STATE_COMPLETED, ev = EV_COMPLETED;
+		r->to = STATE_COMPLETED, r->ev = EV_COMPLETED;
 		break;
 	case OUTCOME_FAILED:
-		to = STATE_FAILED, ev = EV_FAILED;
+		r->to = STATE_FAILED, r->ev = EV_FAILED;
 		break;
-	default:
-		to = STATE_PENDING, ev = EV_RETRY_SCHEDULED;
+	case OUTCOME_RETRY:
+		r->to = STATE_PENDING, r->ev = EV_RETRY_SCHEDULED;
 		break;
 	}
-	if (djob_move(d, j, to) < 0)
-		goto observe;
-	if (to == STATE_PENDING) {
+}
+
+/*
+ * Move the job on as concluded, and record it. False when the move
+ * failed (ENOSPC, EIO): the job stays where it durably is, in processing,
+ * and the move is tried again later.
+ */
+static bool
+run_apply(struct daemon *d, struct drun *r)
+{
+	struct djob *j = r->job;
+	const struct provider *p;
+	int rc;
+
+	if (r->cancelled) {
+		/* Its file left processing while it ran: a stop, or by hand. */
+		j->run = NULL;
+		emit(d, j, EV_CANCELLED, &r->rs, r->cancel_why, r->result);
+		if (j->state == STATE_NONE)
+			emit(d, j, EV_DROPPED, NULL, "the job file was removed",
+			     NULL);
+		djob_put(d, j);
+		djob_settle(d, j, true);
+		return true;
+	}
+	rc = djob_move(d, j, r->to);
+	if (rc == -ENOENT) {
+		/* Moved by someone an instant ago: record what they did. */
+		j->run = NULL;
+		djob_observe(d, j);
+		return true;
+	}
+	if (rc < 0)
+		return false;
+	j->run = NULL;
+	p = config_provider(&d->cfg, djob_provider(j));
+	j->next_attempt = 0;
+	if (r->ev == EV_INTERRUPTED) {
+		if (j->attempts > 0)
+			j->attempts--;
+	} else if (r->to == STATE_PENDING && p != NULL) {
 		j->next_attempt = util_now_ms() +
 				  (int64_t)sched_backoff(p->backoff_initial_ms,
 							 p->backoff_max_ms,
 							 j->attempts,
 							 rnd_next(d));
-	} else {
-		j->next_attempt = 0;
 	}
-	emit(d, j, ev, &rs, error[0] ? error : NULL, result);
+	emit(d, j, r->ev, &r->rs, r->error[0] ? r->error : NULL, r->result);
 	djob_put(d, j);
-	if (to == STATE_PENDING)
+	if (r->to == STATE_PENDING)
 		djob_enqueue(d, j);
 	else
 		djob_free(d, j);
-	return 0;
-observe:
-	/* The file is not where we thought: someone moved it. */
-	djob_observe(d, j);
-	return 0;
+	return true;
 }
 
 /* ---- observing moves made by others ---- */
@@ -607,10 +628,26 @@ djob_observe(struct daemon *d, struct djob *j)
 	}
 	sched_remove(&d->sched, &j->sj);
 	j->state = now;
-	if (was == STATE_PROCESSING && j->run != NULL && !j->run->cancelled) {
-		/* stop: the handler's group is killed; reaping records it. */
-		j->run->cancelled = true;
-		run_signal(j->run, SIGTERM);
+	if (was == STATE_PROCESSING && j->run != NULL) {
+		/*
+		 * A stop (or a move by hand) of a running job: kill the
+		 * handler's group; run_apply() records it once it is gone.
+		 */
+		struct drun *r = j->run;
+		if (!r->cancelled) {
+			r->cancelled = true;
+			if (now == STATE_PAUSED)
+				scopy(r->cancel_why, sizeof(r->cancel_why),
+				      "stopped while running");
+			else
+				snprintf(r->cancel_why, sizeof(r->cancel_why),
+					 "moved from processing to %s while "
+					 "running", state_name(now));
+			if (!r->reaped)
+				run_signal(r, SIGTERM);
+		}
+		djob_put(d, j);
+		return;
 	}
 	switch (now) {
 	case STATE_PENDING:
@@ -1161,20 +1198,30 @@ runs_check(struct daemon *d)
 static void
 runs_reap(struct daemon *d)
 {
+	int64_t now = util_mono_ms();
 	struct drun *r, *next;
 
 	for (r = d->runs; r != NULL; r = next) {
 		next = r->next;
-		if (!r->exited)
+		if (!r->exited || (r->reaped && now < r->retry_at))
 			continue;
-		/* Off epoll before runner_reap() closes them (see run_watch). */
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.pidfd, NULL);
-		if (r->run.out_fd >= 0)
-			epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.out_fd, NULL);
-		if (r->run.err_fd >= 0)
-			epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.err_fd, NULL);
+		if (!r->reaped) {
+			/* Off epoll before runner_reap() closes them. */
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.pidfd, NULL);
+			if (r->run.out_fd >= 0)
+				epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.out_fd,
+					  NULL);
+			if (r->run.err_fd >= 0)
+				epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.err_fd,
+					  NULL);
+			run_conclude(d, r);
+		}
+		if (!run_apply(d, r)) {
+			r->retry_at = now + IO_RETRY_MS;
+			want_io_retry(d);
+			continue;
+		}
 		run_unlink(d, r);
-		run_finish(d, r);
 		free(r);
 	}
 }

@@ -22,13 +22,14 @@ ok $? "moving it out of processing kills the handler and its child"
 [ -f "$T/spool/paused/$id.yaml" ]; ok $? "the file stays in paused"
 ev() { cli history --job "$1" --json | jq -r 'reverse | map(.event) | join(" ")'; }
 wait_for 5 sh -c "$SYNCSPOOL -c $T/syncspool.yaml history --job $id --json | grep -q cancelled"
-case $(ev "$id") in *"started cancelled"*) ok 0 "history: cancelled" ;; *) ok 1 "history: $(ev "$id")" ;; esac
+is "$(cli history --job "$id" --json | jq -r '.[0] | .event + " " + (.signal|tostring) + " " + .error')" \
+	"cancelled 15 stopped while running" "history: cancelled, with the signal that ended it"
 
 sed -i 's/sleep: 60, grandchild: 1/sleep: 0/' "$T/spool/paused/$id.yaml"
 mv "$T/spool/paused/$id.yaml" "$T/spool/pending/"
 wait_for 10 count_is completed 1
 ok $? "moved back to pending, it resumes and completes"
-case $(ev "$id") in *"cancelled"*"resumed started completed") ok 0 "history: resumed" ;; *) ok 1 "history: $(ev "$id")" ;; esac
+is "$(ev "$id")" "queued started cancelled resumed started completed" "history: one cancel, then resumed"
 
 # A job that waits (not_before in the future) is paused by a move.
 drop later.yaml v2 test 'not_before: 2099-01-01T00:00:00Z'
