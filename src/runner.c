@@ -309,7 +309,6 @@ runner_child_fail(const char *what, const char *path, int e)
 static void __attribute__((noreturn))
 runner_child_run(const struct runner_child *c)
 {
-	struct sigaction sa;
 	int fds[4];
 	char go;
 	ssize_t n;
@@ -327,15 +326,19 @@ runner_child_run(const struct runner_child *c)
 	/*
 	 * Dispositions before the mask: a signal already pending must meet
 	 * SIG_DFL when it is unblocked, not a handler of the daemon's.
-	 * sigaction() refuses SIGKILL, SIGSTOP and glibc's internal
-	 * signals; those are not ours to reset.
+	 * glibc's sigaction() refuses its two internal real-time signals
+	 * (32 and 33), yet an ignored disposition of those is inherited
+	 * through exec like any other; so the raw system call resets them
+	 * too. An all-zero kernel sigaction is SIG_DFL, no flags, empty mask
+	 * whatever the architecture's field order.
 	 */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
+	for (int sig = 1; sig < NSIG; sig++) {
+		unsigned long ksa[4] = {0};
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		(void)syscall(SYS_rt_sigaction, sig, ksa, NULL,
+			      (size_t)(_NSIG / 8));
+	}
 	if (sigprocmask(SIG_SETMASK, &c->empty, NULL) < 0)
 		runner_child_fail("sigprocmask", NULL, errno);
 
