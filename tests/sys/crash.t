@@ -19,6 +19,9 @@ wait_for 10 count_is processing 1
 id=$(job_id_in processing survivor)
 wait_for 5 test -f "$T/runs/$id.pid"
 hpid=$(cat "$T/runs/$id.pid")
+# Once it has written its output line: a handler that writes to its
+# stdout after its daemon died gets SIGPIPE (syncspoold(8), INTERNALS).
+wait_for 5 grep -q "handler: job $id" "$T/spool/logs/$id.log"
 kill9_daemon
 kill -0 "$hpid"; ok $? "the handler outlives the daemon"
 start_daemon

@@ -111,7 +111,7 @@ start_daemon() {
 	"$SYNCSPOOLD" -c "$T/syncspool.yaml" 2>>"$T/daemon.log" &
 	DPID=$!
 	# Ready once it holds the lock and has set up its watches.
-	wait_for 10 grep -q 'event=start' "$T/daemon.log" ||
+	wait_for 10 grep -q "event=start pid=$DPID " "$T/daemon.log" ||
 		{ cat "$T/daemon.log" >&2; bail "syncspoold did not start"; }
 }
 

@@ -266,7 +266,7 @@ test_venues_take_turns(void **state)
 {
 	struct sched s;
 	struct tjob *t[11];
-	char names[10][8];
+	char names[10][16];
 
 	(void)state;
 	sched_init(&s, 1);
