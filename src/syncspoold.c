@@ -28,6 +28,12 @@
  * daemon finds out through inotify, looks where the file really is
  * (locate()), and records the change. inotify is only a hint: a periodic
  * rescan and a rescan after IN_Q_OVERFLOW catch what it missed.
+ *
+ * XXX A handler's stdout and stderr are pipes to this process, so a
+ * handler that outlives its daemon dies of SIGPIPE at its next write.
+ * That keeps delivery at least once (the restarted daemon sees it gone and
+ * requeues the job) but cuts short a handler that could have finished;
+ * output through a process that outlives the daemon would fix it.
  */
 #include <assert.h>
 #include <dirent.h>
