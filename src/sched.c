@@ -4,6 +4,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,138 @@ sched_backoff(uint64_t initial_ms, uint64_t max_ms, unsigned attempt,
 	if (cap == UINT64_MAX)
 		return rnd;
 	return rnd % (cap + 1);
+}
+
+bool
+sched_expired(int64_t since, int64_t next, uint64_t max_age_ms)
+{
+	return max_age_ms > 0 && next > since &&
+	       (uint64_t)(next - since) > max_age_ms;
+}
+
+/* ---- token bucket ---- */
+
+void
+sched_bucket_init(struct sched_bucket *b, uint64_t count, uint64_t period_ms,
+		  int64_t now)
+{
+	b->count = count;
+	b->period_ms = period_ms > 0 ? period_ms : 1;
+	b->level = count * b->period_ms; /* full: a burst may start at once */
+	b->last = now;
+}
+
+static void
+bucket_refill(struct sched_bucket *b, int64_t now)
+{
+	uint64_t cap = b->count * b->period_ms, add;
+
+	if (now <= b->last)
+		return; /* the clock went back: wait for it */
+	add = (uint64_t)(now - b->last);
+	add = add > cap / (b->count ? b->count : 1) ? cap : add * b->count;
+	b->level = cap - b->level < add ? cap : b->level + add;
+	b->last = now;
+}
+
+bool
+sched_bucket_take(struct sched_bucket *b, int64_t now)
+{
+	if (b->count == 0)
+		return true;
+	bucket_refill(b, now);
+	if (b->level < b->period_ms)
+		return false;
+	b->level -= b->period_ms;
+	return true;
+}
+
+int64_t
+sched_bucket_ready(struct sched_bucket *b, int64_t now)
+{
+	uint64_t missing;
+
+	if (b->count == 0)
+		return now;
+	bucket_refill(b, now);
+	if (b->level >= b->period_ms)
+		return now;
+	missing = b->period_ms - b->level;
+	/* Counted from the last refill: a clock that went back waits. */
+	return (now > b->last ? now : b->last) +
+	       (int64_t)((missing + b->count - 1) / b->count);
+}
+
+/* ---- circuit breaker ---- */
+
+const char *
+sched_breaker_name(enum breaker_state s)
+{
+	switch (s) {
+	case BREAKER_CLOSED:
+		return "closed";
+	case BREAKER_OPEN:
+		return "open";
+	case BREAKER_HALF_OPEN:
+		return "half_open";
+	}
+	return "?";
+}
+
+bool
+sched_breaker_allows(struct sched_breaker *b, int64_t now)
+{
+	switch (b->state) {
+	case BREAKER_CLOSED:
+		return true;
+	case BREAKER_OPEN:
+		if (now < b->until)
+			return false;
+		b->state = BREAKER_HALF_OPEN;
+		b->probing = false;
+		/* FALLTHROUGH */
+	case BREAKER_HALF_OPEN:
+		return !b->probing;
+	}
+	return true;
+}
+
+void
+sched_breaker_started(struct sched_breaker *b)
+{
+	if (b->state == BREAKER_HALF_OPEN)
+		b->probing = true;
+}
+
+enum breaker_change
+sched_breaker_result(struct sched_breaker *b, bool ok, int64_t now)
+{
+	bool was_open = b->state != BREAKER_CLOSED;
+
+	if (b->threshold == 0)
+		return BREAKER_SAME;
+	b->probing = false;
+	if (ok) {
+		b->failures = 0;
+		b->state = BREAKER_CLOSED;
+		return was_open ? BREAKER_CLOSED_AGAIN : BREAKER_SAME;
+	}
+	if (b->failures < UINT_MAX)
+		b->failures++;
+	if (b->state == BREAKER_HALF_OPEN ||
+	    (b->state == BREAKER_CLOSED && b->failures >= b->threshold)) {
+		b->state = BREAKER_OPEN;
+		b->until = now + (int64_t)b->cooldown_ms;
+		return BREAKER_OPENED;
+	}
+	return BREAKER_SAME;
+}
+
+void
+sched_breaker_abandoned(struct sched_breaker *b)
+{
+	/* A cancelled probe says nothing: let another job probe. */
+	b->probing = false;
 }
 
 /* ---- binary heap of pointers, with positions reported back ---- */
@@ -256,6 +389,37 @@ provider_get(struct sched *s, const char *name)
 	return p;
 }
 
+struct sched_provider *
+sched_provider_find(struct sched *s, const char *provider)
+{
+	for (size_t i = 0; i < s->nprovs; i++)
+		if (strcmp(s->provs[i]->name, provider) == 0)
+			return s->provs[i];
+	return NULL;
+}
+
+int
+sched_provider_policy(struct sched *s, const char *provider,
+		      uint64_t rate_count, uint64_t rate_period_ms,
+		      unsigned breaker_failures, uint64_t cooldown_ms,
+		      int64_t now)
+{
+	struct sched_provider *p = provider_get(s, provider);
+
+	if (p == NULL)
+		return -ENOMEM;
+	if (p->rate.count != rate_count || p->rate.period_ms != rate_period_ms)
+		sched_bucket_init(&p->rate, rate_count, rate_period_ms, now);
+	p->breaker.threshold = breaker_failures;
+	p->breaker.cooldown_ms = cooldown_ms;
+	if (breaker_failures == 0) {
+		p->breaker.state = BREAKER_CLOSED;
+		p->breaker.failures = 0;
+		p->breaker.probing = false;
+	}
+	return 0;
+}
+
 int
 sched_provider_limit(struct sched *s, const char *provider, unsigned limit)
 {
@@ -438,11 +602,17 @@ sched_next(struct sched *s, int64_t now)
 		struct sched_group *g = heap_top(&p->runq);
 		if (g == NULL || p->running >= p->limit)
 			continue;
+		/* Held back, not failed: no attempt is used while waiting. */
+		if (!sched_breaker_allows(&p->breaker, now) ||
+		    sched_bucket_ready(&p->rate, now) > now)
+			continue;
 		if (best == NULL || group_before(g, best))
 			best = g;
 	}
 	if (best == NULL)
 		return NULL;
+	sched_bucket_take(&best->prov->rate, now);
+	sched_breaker_started(&best->prov->breaker);
 	j = heap_top(&best->ready);
 	heap_remove(&best->ready, 0);
 	j->queued = false;
@@ -476,9 +646,21 @@ sched_done(struct sched *s, struct sched_group *g)
 }
 
 int64_t
-sched_next_due(const struct sched *s)
+sched_next_due(struct sched *s, int64_t now)
 {
 	const struct sched_job *j = heap_top(&s->timers);
+	int64_t at = j != NULL ? j->due : INT64_MAX;
 
-	return j != NULL ? j->due : INT64_MAX;
+	for (size_t i = 0; i < s->nprovs; i++) {
+		struct sched_provider *p = s->provs[i];
+		int64_t t;
+		if (p->runq.n == 0 || p->running >= p->limit)
+			continue;
+		if (p->breaker.state == BREAKER_OPEN && p->breaker.until < at)
+			at = p->breaker.until;
+		t = sched_bucket_ready(&p->rate, now);
+		if (t > now && t < at)
+			at = t;
+	}
+	return at;
 }

@@ -46,6 +46,67 @@ const char *sched_outcome_name(enum outcome o);
 uint64_t sched_backoff(uint64_t initial_ms, uint64_t max_ms, unsigned attempt,
 		       uint64_t rnd);
 
+/*
+ * When a job that has been around since `since` (its creation, or its
+ * not_before when later) and would next run at `next` must instead fail
+ * as expired: true when next - since > max_age_ms (0: no limit).
+ */
+bool sched_expired(int64_t since, int64_t next, uint64_t max_age_ms);
+
+/* ---- rate limit: a token bucket per provider ---- */
+
+/*
+ * `count` handler starts per `period_ms`, in bursts of at most `count`.
+ * The level is kept in token-milliseconds: each millisecond adds `count`,
+ * a start costs `period_ms`, and the bucket holds count * period_ms; so
+ * the arithmetic is exact in integers. A zero count means no limit.
+ */
+struct sched_bucket {
+	uint64_t count;
+	uint64_t period_ms;
+	uint64_t level;
+	int64_t last;     /* ms of the last refill */
+};
+
+void sched_bucket_init(struct sched_bucket *b, uint64_t count,
+		       uint64_t period_ms, int64_t now);
+/* Take a token if there is one. */
+bool sched_bucket_take(struct sched_bucket *b, int64_t now);
+/* When the next token is there: now when one is. */
+int64_t sched_bucket_ready(struct sched_bucket *b, int64_t now);
+
+/* ---- circuit breaker per provider ---- */
+
+enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
+
+/*
+ * After `threshold` failed attempts in a row the breaker opens: the
+ * provider's jobs are held (not failed) until `until`. Then it is half
+ * open: one job, the probe, may start. The probe's success closes it; its
+ * failure opens it for another cool-down. A zero threshold: no breaker.
+ */
+struct sched_breaker {
+	unsigned threshold;
+	uint64_t cooldown_ms;
+	unsigned failures;   /* consecutive failed attempts */
+	enum breaker_state state;
+	int64_t until;       /* open: when the probe may start */
+	bool probing;        /* half open: the probe runs */
+};
+
+enum breaker_change { BREAKER_SAME, BREAKER_OPENED, BREAKER_CLOSED_AGAIN };
+
+const char *sched_breaker_name(enum breaker_state s);
+/* May one more job of the provider start now? */
+bool sched_breaker_allows(struct sched_breaker *b, int64_t now);
+/* A job of the provider started. */
+void sched_breaker_started(struct sched_breaker *b);
+/* An attempt ended, well or not; says whether the breaker changed. */
+enum breaker_change sched_breaker_result(struct sched_breaker *b, bool ok,
+					 int64_t now);
+/* A started attempt ended without a verdict (cancelled, interrupted). */
+void sched_breaker_abandoned(struct sched_breaker *b);
+
 /* ---- the queue ---- */
 
 struct sched_group;
@@ -70,6 +131,8 @@ struct sched_provider {
 	char *name;
 	unsigned running;
 	unsigned limit;          /* concurrency */
+	struct sched_bucket rate;
+	struct sched_breaker breaker;
 	struct sched_heap runq;  /* groups */
 };
 
@@ -102,6 +165,17 @@ void sched_free(struct sched *s);
 /* Set a provider's concurrency (creating its slot); -ENOMEM. */
 int sched_provider_limit(struct sched *s, const char *provider,
 			 unsigned limit);
+/*
+ * Set a provider's rate and breaker settings, keeping the bucket's level
+ * and the breaker's state when they were set before (a reload).
+ */
+int sched_provider_policy(struct sched *s, const char *provider,
+			  uint64_t rate_count, uint64_t rate_period_ms,
+			  unsigned breaker_failures, uint64_t cooldown_ms,
+			  int64_t now);
+/* The provider's slot, or NULL when it has none. */
+struct sched_provider *sched_provider_find(struct sched *s,
+					   const char *provider);
 /* The group of venue+provider, created if missing; NULL on ENOMEM. */
 struct sched_group *sched_group_get(struct sched *s, const char *provider,
 				    const char *venue);
@@ -123,7 +197,11 @@ struct sched_job *sched_next(struct sched *s, int64_t now);
 void sched_start(struct sched *s, struct sched_group *g);
 /* The group's job ended: lower the counts and requeue the group. */
 void sched_done(struct sched *s, struct sched_group *g);
-/* The earliest due time among waiting jobs, or INT64_MAX. */
-int64_t sched_next_due(const struct sched *s);
+/*
+ * The earliest time something may change: a waiting job's due time, or,
+ * for a provider with ready jobs held back by its rate or its breaker,
+ * when that ends. INT64_MAX when nothing waits.
+ */
+int64_t sched_next_due(struct sched *s, int64_t now);
 
 #endif

@@ -114,6 +114,7 @@ struct drun {
 	char error[ERROR_MAX + 1];
 	char result[RESULT_MAX + 1];
 	char cancel_why[96];          /* why its file left processing */
+	uint64_t defer_ms;            /* EV_DEFERRED: the handler's retry_after */
 	int64_t retry_at;             /* mono ms: retry a failed move */
 	struct drun *next;
 };
@@ -134,6 +135,7 @@ struct daemon {
 	struct sched sched;
 	struct table jobs;            /* id -> struct djob */
 	struct table cands;           /* name -> struct cand */
+	struct table coalesce;        /* "provider/venue/type" -> waiting djob */
 	struct cand *cand_head, *cand_tail;
 	struct drun *runs;
 	int epfd, ifd, sfd, tfd;
@@ -267,24 +269,27 @@ emit(struct daemon *d, const struct djob *j, enum event_type type,
 		 e.error[0] ? log_quote(e.error, q, sizeof(q)) : "");
 }
 
-/* An event for a file that never became a job (invalid uploads). */
+/* An event for a file that never became a live job (invalid, merged). */
 static void
-emit_invalid(struct daemon *d, const struct jobrec *r, const char *error)
+emit_rec(struct daemon *d, const struct jobrec *r, enum event_type type,
+	 const char *error)
 {
 	struct event e;
 	char q[2 * ERROR_MAX + 8];
 
 	event_init(&e);
 	e.time = util_now_ms();
-	e.type = EV_INVALID;
+	e.type = type;
 	scopy(e.job_id, sizeof(e.job_id), r->id);
 	scopy(e.venue, sizeof(e.venue), r->venue);
 	scopy(e.provider, sizeof(e.provider), r->provider);
+	scopy(e.sync_type, sizeof(e.sync_type), r->sync_type);
 	scopy(e.error, sizeof(e.error), error);
 	store_add_event(d->st, &e);
-	log_warn("event=invalid job=%s name=%s error=%s", r->id,
-		 log_quote(r->name, q, sizeof(q)),
-		 log_quote(error, q + ERROR_MAX + 4, ERROR_MAX + 4));
+	log_msg(type == EV_INVALID ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+		"event=%s job=%s name=%s error=%s", event_name(type), r->id,
+		log_quote(r->name, q, sizeof(q)),
+		log_quote(error, q + ERROR_MAX + 4, ERROR_MAX + 4));
 }
 
 static struct djob *
@@ -319,10 +324,13 @@ djob_new(struct daemon *d, const char *id, const char *name,
 	return j;
 }
 
+static void coalesce_forget(struct daemon *d, struct djob *j);
+
 static void
 djob_free(struct daemon *d, struct djob *j)
 {
 	assert(j->run == NULL);
+	coalesce_forget(d, j);
 	sched_remove(&d->sched, &j->sj);
 	table_del(&d->jobs, j->id);
 	sched_group_release(&d->sched, j->sj.group);
@@ -349,10 +357,59 @@ djob_from_rec(struct djob *j, const struct jobrec *r)
 
 /* Queue j to run at its due time. */
 static void
+coalesce_key(const char *provider, const char *venue, const char *type,
+	     char key[3 * (TOKEN_MAX + 1)])
+{
+	snprintf(key, 3 * (TOKEN_MAX + 1), "%s/%s/%s", provider, venue, type);
+}
+
+/* The waiting job a new trigger of the same kind would merge into. */
+static struct djob *
+coalesce_target(struct daemon *d, const char *provider, const char *venue,
+		const char *type)
+{
+	char key[3 * (TOKEN_MAX + 1)];
+	struct djob *j;
+
+	coalesce_key(provider, venue, type, key);
+	j = table_get(&d->coalesce, key);
+	/* Kept lazily: a job that left pending no longer counts. */
+	if (j != NULL && (j->state != STATE_PENDING || j->run != NULL))
+		return NULL;
+	return j;
+}
+
+static void
+coalesce_note(struct daemon *d, struct djob *j)
+{
+	const struct provider *p = config_provider(&d->cfg, djob_provider(j));
+	char key[3 * (TOKEN_MAX + 1)];
+
+	if (p == NULL || !p->coalesce ||
+	    coalesce_target(d, djob_provider(j), djob_venue(j),
+			    j->sync_type) != NULL)
+		return;
+	coalesce_key(djob_provider(j), djob_venue(j), j->sync_type, key);
+	if (table_put(&d->coalesce, key, j) < 0)
+		log_error("event=oom job=%s", j->id);
+}
+
+static void
+coalesce_forget(struct daemon *d, struct djob *j)
+{
+	char key[3 * (TOKEN_MAX + 1)];
+
+	coalesce_key(djob_provider(j), djob_venue(j), j->sync_type, key);
+	if (table_get(&d->coalesce, key) == j)
+		table_del(&d->coalesce, key);
+}
+
+static void
 djob_enqueue(struct daemon *d, struct djob *j)
 {
 	int64_t now = util_now_ms();
 
+	coalesce_note(d, j);
 	j->sj.due = j->next_attempt > j->not_before ? j->next_attempt
 						    : j->not_before;
 	if (sched_add(&d->sched, &j->sj, now) < 0)
@@ -515,6 +572,25 @@ run_conclude(struct daemon *d, struct drun *r)
 		return;
 	}
 	out = sched_outcome(r->rs.exit_code, r->rs.signal, r->timed_out);
+	if (r->rs.exit_code == 75 && p != NULL) {
+		/*
+		 * "Slow down": exit 75 with retry_after in the result defers
+		 * the job by that long and uses no attempt.
+		 */
+		char v[32];
+		uint64_t secs;
+		if (runner_result_get(r->result, "retry_after", v,
+				      sizeof(v)) == 0 &&
+		    util_parse_uint(v, 366ULL * 86400, &secs) == 0) {
+			r->to = STATE_PENDING;
+			r->ev = EV_DEFERRED;
+			r->defer_ms = secs * 1000;
+			snprintf(r->error, sizeof(r->error), "the handler asked "
+				 "to be called again in %llu s",
+				 (unsigned long long)secs);
+			return;
+		}
+	}
 	if (p == NULL) {
 		out = OUTCOME_FAILED;
 		snprintf(r->error, sizeof(r->error), "provider '%s' is no "
@@ -539,6 +615,91 @@ run_conclude(struct daemon *d, struct drun *r)
 	}
 }
 
+/* An event of a provider as a whole (its breaker), in its history. */
+static void
+emit_provider(struct daemon *d, const char *provider, enum event_type type,
+	      const char *error)
+{
+	struct event e;
+
+	event_init(&e);
+	e.time = util_now_ms();
+	e.type = type;
+	scopy(e.provider, sizeof(e.provider), provider);
+	scopy(e.error, sizeof(e.error), error);
+	store_add_event(d->st, &e);
+	log_warn("event=%s provider=%s msg=\"%s\"", event_name(type), provider,
+		 error);
+}
+
+/* Tell the provider's breaker how the attempt went. */
+static void
+breaker_feed(struct daemon *d, const char *provider, enum event_type ev)
+{
+	struct sched_provider *sp = sched_provider_find(&d->sched, provider);
+	enum breaker_change c;
+	char why[128];
+
+	if (sp == NULL)
+		return;
+	switch (ev) {
+	case EV_COMPLETED:
+	case EV_FAILED:
+	case EV_RETRY_SCHEDULED:
+	case EV_EXPIRED:
+		c = sched_breaker_result(&sp->breaker, ev == EV_COMPLETED,
+					 util_now_ms());
+		break;
+	default:
+		/* Deferred, cancelled, interrupted: no verdict. */
+		sched_breaker_abandoned(&sp->breaker);
+		return;
+	}
+	if (c == BREAKER_OPENED) {
+		snprintf(why, sizeof(why), "%u failed attempts in a row; jobs "
+			 "held for %llu ms, then one probe",
+			 sp->breaker.failures,
+			 (unsigned long long)sp->breaker.cooldown_ms);
+		emit_provider(d, provider, EV_BREAKER_OPEN, why);
+	} else if (c == BREAKER_CLOSED_AGAIN) {
+		emit_provider(d, provider, EV_BREAKER_CLOSED,
+			      "the probe succeeded");
+	}
+}
+
+/*
+ * When a job going back to pending would run next, or that it has
+ * outlived its provider's max_age and must fail as expired instead.
+ */
+static bool
+run_next_attempt(struct daemon *d, struct drun *r, const struct provider *p)
+{
+	struct djob *j = r->job;
+	int64_t now = util_now_ms(), since;
+
+	if (r->ev == EV_INTERRUPTED || p == NULL) {
+		j->next_attempt = 0;
+		return true;
+	}
+	if (r->ev == EV_DEFERRED)
+		j->next_attempt = now + (int64_t)r->defer_ms;
+	else
+		j->next_attempt = now + (int64_t)sched_backoff(
+			p->backoff_initial_ms, p->backoff_max_ms, j->attempts,
+			rnd_next(d));
+	since = j->not_before > j->created ? j->not_before : j->created;
+	if (!sched_expired(since, j->next_attempt, p->max_age_ms))
+		return true;
+	r->to = STATE_FAILED;
+	r->ev = EV_EXPIRED;
+	snprintf(r->error, sizeof(r->error), "expired: it would still be "
+		 "waiting %llu s after it was queued (max_age %llu s)",
+		 (unsigned long long)((j->next_attempt - since) / 1000),
+		 (unsigned long long)(p->max_age_ms / 1000));
+	j->next_attempt = 0;
+	return false;
+}
+
 /*
  * Move the job on as concluded, and record it. False when the move
  * failed (ENOSPC, EIO): the job stays where it durably is, in processing,
@@ -548,12 +709,14 @@ static bool
 run_apply(struct daemon *d, struct drun *r)
 {
 	struct djob *j = r->job;
-	const struct provider *p;
+	const struct provider *p = config_provider(&d->cfg, djob_provider(j));
+	int64_t next = 0;
 	int rc;
 
 	if (r->cancelled) {
 		/* Its file left processing while it ran: a stop, or by hand. */
 		j->run = NULL;
+		breaker_feed(d, djob_provider(j), EV_CANCELLED);
 		emit(d, j, EV_CANCELLED, &r->rs, r->cancel_why, r->result);
 		if (j->state == STATE_NONE)
 			emit(d, j, EV_DROPPED, NULL, "the job file was removed",
@@ -561,6 +724,10 @@ run_apply(struct daemon *d, struct drun *r)
 		djob_put(d, j);
 		djob_settle(d, j, true);
 		return true;
+	}
+	if (r->to == STATE_PENDING) {
+		run_next_attempt(d, r, p);
+		next = j->next_attempt;
 	}
 	rc = djob_move(d, j, r->to);
 	if (rc == -ENOENT) {
@@ -572,19 +739,13 @@ run_apply(struct daemon *d, struct drun *r)
 	if (rc < 0)
 		return false;
 	j->run = NULL;
-	p = config_provider(&d->cfg, djob_provider(j));
-	j->next_attempt = 0;
-	if (r->ev == EV_INTERRUPTED) {
-		if (j->attempts > 0)
-			j->attempts--;
-	} else if (r->to == STATE_PENDING && p != NULL) {
-		j->next_attempt = util_now_ms() +
-				  (int64_t)sched_backoff(p->backoff_initial_ms,
-							 p->backoff_max_ms,
-							 j->attempts,
-							 rnd_next(d));
-	}
+	j->next_attempt = next;
+	breaker_feed(d, djob_provider(j), r->ev);
 	emit(d, j, r->ev, &r->rs, r->error[0] ? r->error : NULL, r->result);
+	/* Neither an interruption nor a deferral uses an attempt. */
+	if ((r->ev == EV_INTERRUPTED || r->ev == EV_DEFERRED) &&
+	    j->attempts > 0)
+		j->attempts--;
 	djob_put(d, j);
 	if (r->to == STATE_PENDING)
 		djob_enqueue(d, j);
@@ -760,12 +921,15 @@ cand_drop(struct daemon *d, struct cand *c)
 }
 
 /*
- * Move a file that is not a valid job from pending to failed under a
- * fresh id, with the reason in history.
+ * Move an upload that does not become a live job out of pending under a
+ * fresh id, with the reason in history: to failed when it is not a valid
+ * job (EV_INVALID), to completed when it was merged into a waiting job
+ * (EV_COALESCED).
  */
 static int
-quarantine(struct daemon *d, const char *name, const struct stat *st,
-	   const struct job *job, const char *reason)
+park(struct daemon *d, const char *name, const struct stat *st,
+     const struct job *job, enum job_state to, enum event_type ev,
+     const char *reason)
 {
 	struct jobrec r;
 	char stem[ID_MAX + 1], newname[ID_MAX + 8];
@@ -776,28 +940,30 @@ quarantine(struct daemon *d, const char *name, const struct stat *st,
 	for (int tries = 0; tries < 8 && rc == -EEXIST; tries++) {
 		spool_id_make(stem, util_now_ms(), (uint32_t)rnd_next(d), r.id);
 		spool_id_to_name(r.id, newname);
-		rc = spool_move(&d->sp, STATE_PENDING, name, STATE_FAILED,
-				newname);
+		rc = spool_move(&d->sp, STATE_PENDING, name, to, newname);
 	}
 	if (rc < 0) {
 		if (rc != -ENOENT)
-			log_error("event=move_failed name=%s to=failed "
-				  "error=\"%s\"", name, strerror(-rc));
+			log_error("event=move_failed name=%s to=%s "
+				  "error=\"%s\"", name, state_name(to),
+				  strerror(-rc));
 		return rc;
 	}
-	mark_dirty(d, STATE_PENDING, STATE_FAILED);
+	mark_dirty(d, STATE_PENDING, to);
 	scopy(r.name, sizeof(r.name), name);
 	if (job != NULL) {
 		scopy(r.venue, sizeof(r.venue), job->venue_id);
 		scopy(r.provider, sizeof(r.provider), job->provider);
 		scopy(r.sync_type, sizeof(r.sync_type), job->sync_type);
+		r.priority = job->priority;
+		r.not_before = job->not_before;
 	}
-	r.state = STATE_FAILED;
+	r.state = to;
 	r.created = r.updated = util_now_ms();
 	r.ino = st != NULL ? (uint64_t)st->st_ino : 0;
 	scopy(r.last_error, sizeof(r.last_error), reason);
 	store_put_job(d->st, &r);
-	emit_invalid(d, &r, reason);
+	emit_rec(d, &r, ev, reason);
 	return 0;
 }
 
@@ -904,6 +1070,25 @@ accept_file(struct daemon *d, struct cand *c)
 			 job.provider, list);
 		goto invalid;
 	}
+	if (!known && p->coalesce) {
+		struct djob *into = coalesce_target(d, job.provider,
+						    job.venue_id, job.sync_type);
+		if (into != NULL) {
+			snprintf(why, sizeof(why), "merged into %s", into->id);
+			rc = park(d, name, &st, &job, STATE_COMPLETED,
+				  EV_COALESCED, why);
+			if (rc == 0 && job.priority > into->sj.priority) {
+				/* The merged trigger's urgency is kept. */
+				sched_remove(&d->sched, &into->sj);
+				into->sj.priority = job.priority;
+				djob_enqueue(d, into);
+				djob_put(d, into);
+			}
+			if (rc < 0 && rc != -ENOENT)
+				res = ACCEPT_RETRY_IO;
+			goto out;
+		}
+	}
 	if (known) {
 		scopy(newname, sizeof(newname), name);
 	} else if (keep_id) {
@@ -959,18 +1144,18 @@ accept_file(struct daemon *d, struct cand *c)
 		emit(d, j, EV_RESUMED, NULL, NULL, NULL);
 	} else if (rec.state == STATE_PROCESSING) {
 		/* Moved out of processing while no daemon watched. */
-		if (j->attempts > 0)
-			j->attempts--;
 		emit(d, j, EV_INTERRUPTED, NULL,
 		     "moved back to pending while the daemon was down", NULL);
+		if (j->attempts > 0)
+			j->attempts--;
 	}
 	djob_put(d, j);
 	djob_enqueue(d, j);
 	goto out;
 
 invalid:
-	rc = quarantine(d, name, buf != NULL ? &st : NULL,
-			job.venue_id[0] ? &job : NULL, why);
+	rc = park(d, name, buf != NULL ? &st : NULL,
+		  job.venue_id[0] ? &job : NULL, STATE_FAILED, EV_INVALID, why);
 	if (rc < 0 && rc != -ENOENT)
 		res = ACCEPT_RETRY_IO;
 out:
@@ -1280,7 +1465,7 @@ arm_timer(struct daemon *d)
 
 	if (d->cand_head != NULL && d->cand_head->due < at)
 		at = d->cand_head->due;
-	due = sched_next_due(&d->sched);
+	due = sched_next_due(&d->sched, wall);
 	if (due != INT64_MAX && now + (due - wall) < at)
 		at = now + (due - wall);
 	for (struct drun *r = d->runs; r != NULL; r = r->next) {
@@ -1466,6 +1651,23 @@ rescan(struct daemon *d)
 
 /* ---- signals ---- */
 
+/* The config's limits into the scheduler: at start and on SIGHUP. */
+static void
+apply_limits(struct daemon *d)
+{
+	int64_t now = util_now_ms();
+
+	d->sched.workers = d->cfg.workers;
+	for (size_t i = 0; i < d->cfg.nproviders; i++) {
+		const struct provider *p = &d->cfg.providers[i];
+		if (sched_provider_limit(&d->sched, p->name, p->concurrency) < 0 ||
+		    sched_provider_policy(&d->sched, p->name, p->rate_count,
+					  p->rate_period_ms, p->breaker_failures,
+					  p->breaker_cooldown_ms, now) < 0)
+			log_error("event=oom provider=%s", p->name);
+	}
+}
+
 static int
 reload(struct daemon *d)
 {
@@ -1489,10 +1691,7 @@ reload(struct daemon *d)
 	free(spool);
 	config_free(&d->cfg);
 	d->cfg = cfg;
-	d->sched.workers = d->cfg.workers;
-	for (size_t i = 0; i < d->cfg.nproviders; i++)
-		sched_provider_limit(&d->sched, d->cfg.providers[i].name,
-				     d->cfg.providers[i].concurrency);
+	apply_limits(d);
 	log_info("event=reloaded config=%s providers=%zu", d->config_path,
 		 d->cfg.nproviders);
 	return 0;
@@ -1582,11 +1781,11 @@ recover_processing(struct daemon *d, const char *name)
 		djob_observe(d, j);
 		return;
 	}
-	if (j->attempts > 0)
-		j->attempts--;
 	j->next_attempt = 0;
 	emit(d, j, EV_INTERRUPTED, NULL,
 	     "the daemon stopped while the handler ran", NULL);
+	if (j->attempts > 0)
+		j->attempts--;
 	djob_put(d, j);
 	djob_enqueue(d, j);
 }
@@ -1914,6 +2113,7 @@ daemon_free(struct daemon *d)
 		free(c);
 	}
 	table_free(&d->cands);
+	table_free(&d->coalesce);
 	sched_free(&d->sched);
 	if (d->st != NULL)
 		store_close(d->st);
@@ -1982,11 +2182,10 @@ main(int argc, char **argv)
 		d.rnd = (uint64_t)util_now_ms() ^ ((uint64_t)getpid() << 32) ^ 1;
 	d.seq = (uint64_t)util_now_ms() << 16;
 	sched_init(&d.sched, d.cfg.workers);
-	for (size_t i = 0; i < d.cfg.nproviders; i++)
-		sched_provider_limit(&d.sched, d.cfg.providers[i].name,
-				     d.cfg.providers[i].concurrency);
+	apply_limits(&d);
 	table_init(&d.jobs);
 	table_init(&d.cands);
+	table_init(&d.coalesce);
 	rc = EX_OSERR;
 	/* The watches exist before the scan, so nothing falls between. */
 	if (setup_fds(&d, err, sizeof(err)) < 0)

@@ -221,14 +221,14 @@ test_due_times(void **state)
 	t[0] = mk(&s, "p", "a", "later", 0, 1, 5000);
 	t[1] = mk(&s, "p", "b", "soon", 0, 2, 1000);
 	t[2] = mk(&s, "p", "c", "now", 0, 3, 0);
-	assert_int_equal(sched_next_due(&s), 1000);
+	assert_int_equal(sched_next_due(&s, 0), 1000);
 	assert_string_equal(next_name(&s, 0), "now");
 	assert_null(next_name(&s, 999));
 	assert_string_equal(next_name(&s, 1000), "soon");
-	assert_int_equal(sched_next_due(&s), 5000);
+	assert_int_equal(sched_next_due(&s, 0), 5000);
 	assert_null(next_name(&s, 4999));
 	assert_string_equal(next_name(&s, 5000), "later");
-	assert_int_equal(sched_next_due(&s), INT64_MAX);
+	assert_int_equal(sched_next_due(&s, 0), INT64_MAX);
 	for (int i = 0; i < 3; i++)
 		free(t[i]);
 	sched_free(&s);
@@ -325,6 +325,180 @@ test_many_groups(void **state)
 	sched_free(&s);
 }
 
+static void
+test_expired_table(void **state)
+{
+	static const struct {
+		int64_t since, next;
+		uint64_t max_age;
+		bool want;
+	} rows[] = {
+		{0, 1000, 0, false},          /* no limit */
+		{0, 1000, 1000, false},       /* exactly at the limit */
+		{0, 1001, 1000, true},
+		{5000, 1000, 10, false},      /* next before since */
+		{86400000, 86400000 * 2, 86400000, false},
+		{86400000, 86400000 * 2 + 1, 86400000, true},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (sched_expired(rows[i].since, rows[i].next,
+				  rows[i].max_age) != rows[i].want)
+			fail_msg("row %zu", i);
+}
+
+/* A token bucket of 3 per second, driven by a fake clock. */
+static void
+test_bucket(void **state)
+{
+	static const struct {
+		int64_t now;
+		bool take;       /* try to take a token */
+		bool want;       /* whether it is granted */
+		int64_t ready;   /* sched_bucket_ready() before the take */
+	} steps[] = {
+		{0, true, true, 0},      /* starts full: a burst of 3 */
+		{0, true, true, 0},
+		{0, true, true, 0},
+		{0, true, false, 334},   /* empty; one token per 333.3 ms */
+		{333, true, false, 334},
+		{334, true, true, 334},
+		{334, false, false, 667},
+		{10000, true, true, 10000}, /* long idle: full again, not more */
+		{10000, true, true, 10000},
+		{10000, true, true, 10000},
+		{10000, true, false, 10334},
+		{9000, true, false, 10334}, /* the clock went back: no refill */
+	};
+	struct sched_bucket b;
+
+	(void)state;
+	sched_bucket_init(&b, 3, 1000, 0);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int64_t r = sched_bucket_ready(&b, steps[i].now);
+		if (r != steps[i].ready)
+			fail_msg("step %zu: ready at %lld, want %lld", i,
+				 (long long)r, (long long)steps[i].ready);
+		if (steps[i].take &&
+		    sched_bucket_take(&b, steps[i].now) != steps[i].want)
+			fail_msg("step %zu: take gave %d", i, !steps[i].want);
+	}
+	/* No limit: always. */
+	sched_bucket_init(&b, 0, 1000, 0);
+	for (int i = 0; i < 1000; i++)
+		assert_true(sched_bucket_take(&b, 0));
+	assert_int_equal(sched_bucket_ready(&b, 5), 5);
+}
+
+/* Breaker transitions: 3 failures open it for 10 s; a probe decides. */
+static void
+test_breaker(void **state)
+{
+	enum op { FAIL, OK, START, ALLOWS, DENIES, ABANDON };
+	static const struct {
+		int64_t now;
+		enum op op;
+		enum breaker_change change; /* for FAIL and OK */
+		enum breaker_state after;
+	} steps[] = {
+		{0, ALLOWS, BREAKER_SAME, BREAKER_CLOSED},
+		{1, FAIL, BREAKER_SAME, BREAKER_CLOSED},
+		{2, FAIL, BREAKER_SAME, BREAKER_CLOSED},
+		{3, OK, BREAKER_SAME, BREAKER_CLOSED},   /* resets the count */
+		{4, FAIL, BREAKER_SAME, BREAKER_CLOSED},
+		{5, FAIL, BREAKER_SAME, BREAKER_CLOSED},
+		{6, FAIL, BREAKER_OPENED, BREAKER_OPEN}, /* third in a row */
+		{7, DENIES, BREAKER_SAME, BREAKER_OPEN},
+		{10005, DENIES, BREAKER_SAME, BREAKER_OPEN},
+		{10006, ALLOWS, BREAKER_SAME, BREAKER_HALF_OPEN},
+		{10006, START, BREAKER_SAME, BREAKER_HALF_OPEN},
+		{10007, DENIES, BREAKER_SAME, BREAKER_HALF_OPEN}, /* one probe */
+		{10008, FAIL, BREAKER_OPENED, BREAKER_OPEN}, /* probe failed */
+		{20007, DENIES, BREAKER_SAME, BREAKER_OPEN},
+		{20008, ALLOWS, BREAKER_SAME, BREAKER_HALF_OPEN},
+		{20008, START, BREAKER_SAME, BREAKER_HALF_OPEN},
+		{20009, ABANDON, BREAKER_SAME, BREAKER_HALF_OPEN}, /* stopped */
+		{20009, ALLOWS, BREAKER_SAME, BREAKER_HALF_OPEN},
+		{20009, START, BREAKER_SAME, BREAKER_HALF_OPEN},
+		{20010, OK, BREAKER_CLOSED_AGAIN, BREAKER_CLOSED},
+		{20011, ALLOWS, BREAKER_SAME, BREAKER_CLOSED},
+		{20012, START, BREAKER_SAME, BREAKER_CLOSED},
+		{20013, START, BREAKER_SAME, BREAKER_CLOSED},
+	};
+	struct sched_breaker b = {.threshold = 3, .cooldown_ms = 10000};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		enum breaker_change c = BREAKER_SAME;
+		switch (steps[i].op) {
+		case FAIL:
+		case OK:
+			c = sched_breaker_result(&b, steps[i].op == OK,
+						 steps[i].now);
+			break;
+		case START:
+			sched_breaker_started(&b);
+			break;
+		case ALLOWS:
+		case DENIES:
+			if (sched_breaker_allows(&b, steps[i].now) !=
+			    (steps[i].op == ALLOWS))
+				fail_msg("step %zu: allows wrong", i);
+			break;
+		case ABANDON:
+			sched_breaker_abandoned(&b);
+			break;
+		}
+		if (c != steps[i].change)
+			fail_msg("step %zu: change %d", i, c);
+		if (b.state != steps[i].after)
+			fail_msg("step %zu: state %s, want %s", i,
+				 sched_breaker_name(b.state),
+				 sched_breaker_name(steps[i].after));
+	}
+	/* Off: never opens. */
+	struct sched_breaker off = {0};
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(sched_breaker_result(&off, false, i),
+				 BREAKER_SAME);
+	assert_true(sched_breaker_allows(&off, 100));
+}
+
+/* The queue holds a provider back for its rate and its breaker. */
+static void
+test_queue_policy(void **state)
+{
+	struct sched s;
+	struct tjob *t[4];
+	struct sched_provider *p;
+
+	(void)state;
+	sched_init(&s, 8);
+	sched_provider_limit(&s, "p", 8);
+	assert_int_equal(sched_provider_policy(&s, "p", 2, 1000, 1, 5000, 0),
+			 0);
+	t[0] = mk(&s, "p", "a", "a", 0, 1, 0);
+	t[1] = mk(&s, "p", "b", "b", 0, 2, 0);
+	t[2] = mk(&s, "p", "c", "c", 0, 3, 0);
+	t[3] = mk(&s, "p", "d", "d", 0, 4, 0);
+	assert_string_equal(next_name(&s, 0), "a");
+	assert_string_equal(next_name(&s, 0), "b");
+	assert_null(next_name(&s, 0));            /* 2 per second */
+	assert_int_equal(sched_next_due(&s, 0), 500);
+	assert_string_equal(next_name(&s, 500), "c");
+	p = sched_provider_find(&s, "p");
+	assert_non_null(p);
+	/* One failure opens the breaker (threshold 1): d is held. */
+	assert_int_equal(sched_breaker_result(&p->breaker, false, 600),
+			 BREAKER_OPENED);
+	assert_null(next_name(&s, 2000));
+	assert_int_equal(sched_next_due(&s, 2000), 5600);
+	assert_string_equal(next_name(&s, 5600), "d"); /* the probe */
+	for (int i = 0; i < 4; i++)
+		free(t[i]);
+	sched_free(&s);
+}
+
 int
 main(void)
 {
@@ -338,6 +512,10 @@ main(void)
 		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_venues_take_turns),
 		cmocka_unit_test(test_many_groups),
+		cmocka_unit_test(test_expired_table),
+		cmocka_unit_test(test_bucket),
+		cmocka_unit_test(test_breaker),
+		cmocka_unit_test(test_queue_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
