@@ -12,8 +12,12 @@
  *   vp_hist   provider \0 venue \0 hkey
  *   job_hist  id \0 hkey
  *   vp_stat   provider \0 venue
+ *   meta      "format", "seq", and STORE_META_USER key for store_put_meta()
  * Names never hold a NUL, so a "provider\0venue\0" prefix matches that
- * venue+provider and nothing else.
+ * venue+provider and nothing else. An event is indexed in vp_hist only
+ * when it has a provider and in job_hist only when it has a job id; the
+ * store_key_*_hist() helpers build those keys both for store_apply_event()
+ * and for store_apply_prune(), so a prune deletes exactly what was put.
  *
  * Invariants kept by store_commit(), for every job record with a
  * non-empty provider (a file too broken to name one is kept in jobs and
@@ -75,19 +79,46 @@ static const char *const store_db_names[DB_COUNT] = {
 #define STORE_FILE_MODE 0660 /* readers (the CLI) write the lock file too */
 
 /*
+ * The daemon's meta values (store_put_meta()) are kept in meta under this
+ * prefix. The store's own keys ("format", "seq") do not begin with it,
+ * and a new one must not either: then no key a caller passes can reach
+ * them, whatever it spells.
+ */
+#define STORE_META_USER "u:"
+#define STORE_META_USER_LEN 2
+_Static_assert(STORE_META_USER_LEN + STORE_META_KEY_MAX <= STORE_KEY_MAX,
+	       "a meta key fits in a struct store_key");
+
+/*
  * The batch: ops in queue order, each naming its bytes in one arena. A
  * put or an event is kept encoded (a few hundred bytes, where a struct
  * event is 4.7 KiB), which also proves at queue time that it encodes; a
- * delete keeps the id with its NUL. A batch that grew past
+ * delete keeps the id with its NUL; a meta value its key with its NUL and
+ * then its bytes (none: delete the key); a prune its struct store_prune.
+ * An op holds all it needs, and applying it changes nothing in the
+ * batch, so a replay after MDB_MAP_FULL applies it the same way again.
+ * A batch that grew past
  * STORE_BATCH_KEEP bytes is freed after its commit, so a big start-up
  * reconcile does not pin its memory for the daemon's lifetime.
  */
-enum store_op_kind { OP_PUT_JOB, OP_ADD_EVENT, OP_DEL_JOB };
+enum store_op_kind {
+	OP_PUT_JOB,
+	OP_ADD_EVENT,
+	OP_DEL_JOB,
+	OP_PUT_META,
+	OP_PRUNE_HISTORY
+};
 
 struct store_op {
 	enum store_op_kind kind;
 	size_t off; /* into the arena */
 	size_t len;
+};
+
+/* OP_PRUNE_HISTORY's bytes: copied in and out whole (no alignment). */
+struct store_prune {
+	int64_t before; /* events with a time older than this */
+	uint64_t max;   /* at most this many, oldest first; never 0 */
 };
 
 #define STORE_BATCH_KEEP (1024 * 1024)
@@ -191,6 +222,17 @@ store_key_stat(struct store_key *k, const char *provider, const char *venue)
 	return 0;
 }
 
+/* STORE_META_USER key, a meta key of the daemon's; -ENOENT: no such key. */
+static int
+store_key_meta(struct store_key *k, const char *key)
+{
+	k->len = 0;
+	if (key[0] == '\0')
+		return -ENOENT;
+	store_key_bytes(k, STORE_META_USER, STORE_META_USER_LEN);
+	return store_key_add(k, key, STORE_META_KEY_MAX, false);
+}
+
 static void
 store_be64_put(unsigned char *p, uint64_t v)
 {
@@ -212,6 +254,42 @@ static int64_t
 store_hkey_time(const unsigned char *hk)
 {
 	return (int64_t)store_be64_get(hk);
+}
+
+/* Which history indexes hold an event: see "Keys" at the top. */
+static bool
+store_event_vp_indexed(const struct event *e)
+{
+	return e->provider[0] != '\0';
+}
+
+static bool
+store_event_job_indexed(const struct event *e)
+{
+	return e->job_id[0] != '\0';
+}
+
+/* "provider\0venue\0" hk, the vp_hist key of e stored under hk. */
+static int
+store_key_vp_hist(struct store_key *k, const struct event *e,
+		  const unsigned char *hk)
+{
+	if (store_key_vp(k, e->provider, e->venue) < 0)
+		return -EINVAL;
+	store_key_bytes(k, hk, HKEY_LEN);
+	return 0;
+}
+
+/* "id\0" hk, the job_hist key of e stored under hk. */
+static int
+store_key_job_hist(struct store_key *k, const struct event *e,
+		   const unsigned char *hk)
+{
+	k->len = 0;
+	if (store_key_add(k, e->job_id, ID_MAX, true) < 0)
+		return -EINVAL;
+	store_key_bytes(k, hk, HKEY_LEN);
+	return 0;
 }
 
 /* An event type that ends an attempt, so it is the vp's "last run". */
@@ -490,10 +568,9 @@ store_apply_event(struct store_txn *t, const struct event *e,
 			   MDB_NOOVERWRITE);
 	if (rc < 0)
 		return rc;
-	if (e->provider[0] != '\0') {
-		if (store_key_vp(&k, e->provider, e->venue) < 0)
+	if (store_event_vp_indexed(e)) {
+		if (store_key_vp_hist(&k, e, hk) < 0)
 			return -EINVAL;
-		store_key_bytes(&k, hk, HKEY_LEN);
 		rc = store_txn_put(t, DB_VP_HIST, k.b, k.len, store_empty, 0, 0);
 		if (rc < 0)
 			return rc;
@@ -501,17 +578,111 @@ store_apply_event(struct store_txn *t, const struct event *e,
 		    (rc = store_stat_outcome(t, e)) < 0)
 			return rc;
 	}
-	if (e->job_id[0] != '\0') {
-		k.len = 0;
-		if (store_key_add(&k, e->job_id, ID_MAX, true) < 0)
+	if (store_event_job_indexed(e)) {
+		if (store_key_job_hist(&k, e, hk) < 0)
 			return -EINVAL;
-		store_key_bytes(&k, hk, HKEY_LEN);
 		rc = store_txn_put(t, DB_JOB_HIST, k.b, k.len, store_empty, 0,
 				   0);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
+}
+
+/* Take the event e, stored under hk, out of vp_hist and job_hist. */
+static int
+store_event_unindex(struct store_txn *t, const struct event *e,
+		    const unsigned char *hk)
+{
+	struct store_key k;
+	int rc;
+
+	if (store_event_vp_indexed(e)) {
+		if (store_key_vp_hist(&k, e, hk) < 0)
+			return -EINVAL;
+		if ((rc = store_txn_del(t, DB_VP_HIST, k.b, k.len)) < 0)
+			return rc;
+	}
+	if (store_event_job_indexed(e)) {
+		if (store_key_job_hist(&k, e, hk) < 0)
+			return -EINVAL;
+		if ((rc = store_txn_del(t, DB_JOB_HIST, k.b, k.len)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Delete at most pr->max events older than pr->before, oldest first,
+ * each with its index entries; vp_stat stays (it summarises the runs, it
+ * does not index history). The oldest event is always the first key, so
+ * each round reads the first key again rather than step a cursor across
+ * its own deletes. An undecodable event fails the commit like an
+ * undecodable job record does: its index keys cannot be rebuilt.
+ */
+static int
+store_apply_prune(struct store_txn *t, const struct store_prune *pr)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val key, val;
+	unsigned char hk[HKEY_LEN];
+	struct event e;
+	int rc;
+
+	rc = mdb_cursor_open(t->txn, t->st->dbi[DB_HISTORY], &cur);
+	if (rc != 0)
+		return store_txn_fail(t, rc, "cursor_open", DB_HISTORY);
+	for (uint64_t n = 0; n < pr->max; n++) {
+		rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0; /* history is empty */
+			break;
+		}
+		if (rc != 0) {
+			rc = store_txn_fail(t, rc, "cursor_get", DB_HISTORY);
+			break;
+		}
+		if (key.mv_size == HKEY_LEN &&
+		    store_hkey_time(key.mv_data) >= pr->before)
+			break; /* the rest is newer still */
+		if (key.mv_size != HKEY_LEN ||
+		    event_decode(val.mv_data, val.mv_size, &e) < 0) {
+			util_seterr(t->err, t->errlen,
+				    "a history event does not decode; with "
+				    "the daemon stopped, remove spool/db to "
+				    "rebuild it from the spool (history is "
+				    "lost)");
+			rc = -EIO;
+			break;
+		}
+		/* The key points into a page the delete may free. */
+		memcpy(hk, key.mv_data, HKEY_LEN);
+		if ((rc = mdb_cursor_del(cur, 0)) != 0) {
+			rc = store_txn_fail(t, rc, "del", DB_HISTORY);
+			break;
+		}
+		if ((rc = store_event_unindex(t, &e, hk)) < 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* A meta value of the daemon's: "key\0", then the value; none deletes. */
+static int
+store_apply_meta(struct store_txn *t, const unsigned char *p, size_t len)
+{
+	const char *key = (const char *)p;
+	size_t klen = strlen(key);
+	struct store_key k;
+
+	assert(klen < len); /* store_put_meta() stored the NUL */
+	if (store_key_meta(&k, key) < 0)
+		return -EINVAL;
+	if (len == klen + 1)
+		return store_txn_del(t, DB_META, k.b, k.len);
+	return store_txn_put(t, DB_META, k.b, k.len, p + klen + 1,
+			     len - klen - 1, 0);
 }
 
 static int
@@ -544,6 +715,7 @@ static int
 store_apply_op(struct store_txn *t, const struct store_op *op, uint64_t *seq)
 {
 	const unsigned char *p = t->st->arena + op->off;
+	struct store_prune pr;
 	struct jobrec r;
 	struct event e;
 	int rc;
@@ -560,6 +732,12 @@ store_apply_op(struct store_txn *t, const struct store_op *op, uint64_t *seq)
 						       (*seq)++);
 	case OP_DEL_JOB:
 		return store_apply_del(t, (const char *)p);
+	case OP_PUT_META:
+		return store_apply_meta(t, p, op->len);
+	case OP_PRUNE_HISTORY:
+		assert(op->len == sizeof(pr));
+		memcpy(&pr, p, sizeof(pr)); /* the arena is not aligned */
+		return store_apply_prune(t, &pr);
 	}
 	abort(); /* not an op kind */
 }
@@ -949,10 +1127,52 @@ store_visit_hist_index(struct store *st, MDB_txn *txn, const MDB_val *key,
 		return 1; /* newest first: everything after is older still */
 	rc = store_get(st, txn, DB_HISTORY, hk, HKEY_LEN, &v);
 	if (rc == -ENOENT)
-		return 0; /* pruned by retention before its index entry */
+		return 0; /* cannot happen (a prune takes both); skip it */
 	if (rc < 0)
 		return rc;
 	return store_hist_emit(w, &v);
+}
+
+/*
+ * Visit history from its first key at or after time from, oldest first,
+ * until fn stops. A history key is the time and then the sequence, so
+ * (from, 0) sorts before every event of that millisecond.
+ */
+static int
+store_history_each(struct store *st, MDB_txn *txn, int64_t from,
+		   store_visit_fn fn, void *arg)
+{
+	unsigned char hk[HKEY_LEN];
+	MDB_cursor *cur = NULL;
+	MDB_val key, val;
+	int rc, stop = 0;
+
+	assert(from >= 0);
+	store_be64_put(hk, (uint64_t)from);
+	store_be64_put(hk + 8, 0);
+	key = store_val(hk, HKEY_LEN);
+	if ((rc = mdb_cursor_open(txn, st->dbi[DB_HISTORY], &cur)) != 0)
+		return store_errno(rc);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+		if ((stop = fn(st, txn, &key, &val, arg)) != 0)
+			break;
+	mdb_cursor_close(cur);
+	if (stop != 0)
+		return stop < 0 ? stop : 0;
+	return rc == MDB_NOTFOUND ? 0 : store_errno(rc);
+}
+
+/* The first history key's time: the oldest event's. */
+static int
+store_visit_oldest(struct store *st, MDB_txn *txn, const MDB_val *key,
+		   const MDB_val *val, void *arg)
+{
+	(void)st, (void)txn, (void)val;
+	if (key->mv_size != HKEY_LEN)
+		return -EIO;
+	*(int64_t *)arg = store_hkey_time(key->mv_data);
+	return 1;
 }
 
 /* A history key, oldest first. */
@@ -1271,6 +1491,38 @@ store_del_job(struct store *st, const char *id)
 	return 0;
 }
 
+int
+store_put_meta(struct store *st, const char *key, const void *val,
+	       size_t len)
+{
+	size_t klen = strnlen(key, STORE_META_KEY_MAX + 1);
+
+	if (klen == 0 || klen > STORE_META_KEY_MAX ||
+	    len > STORE_META_VAL_MAX || (val == NULL && len != 0))
+		return -EINVAL;
+	if (store_op_reserve(st, klen + 1 + len) < 0)
+		return -ENOMEM;
+	memcpy(st->arena + st->arena_len, key, klen + 1);
+	if (len != 0)
+		memcpy(st->arena + st->arena_len + klen + 1, val, len);
+	store_op_push(st, OP_PUT_META, klen + 1 + len);
+	return 0;
+}
+
+int
+store_prune_history(struct store *st, int64_t before, size_t max)
+{
+	struct store_prune pr = {.before = before, .max = max};
+
+	if (max == 0)
+		return -EINVAL;
+	if (store_op_reserve(st, sizeof(pr)) < 0)
+		return -ENOMEM;
+	memcpy(st->arena + st->arena_len, &pr, sizeof(pr));
+	store_op_push(st, OP_PRUNE_HISTORY, sizeof(pr));
+	return 0;
+}
+
 size_t
 store_pending(const struct store *st)
 {
@@ -1431,15 +1683,67 @@ int
 store_history_before(struct store *st, int64_t before, store_event_cb cb,
 		     void *arg)
 {
+	return store_history_range(st, 0, before, cb, arg);
+}
+
+int
+store_history_range(struct store *st, int64_t from, int64_t before,
+		    store_event_cb cb, void *arg)
+{
 	struct store_hist_walk w = {.cb = cb, .arg = arg, .before = before};
-	struct store_key all = {.len = 0};
+	MDB_txn *txn = NULL;
+	int rc;
+
+	if (from < 0)
+		from = 0; /* no event is older than the epoch */
+	if (from >= before)
+		return 0;
+	if ((rc = store_read_begin(st, &txn)) < 0)
+		return rc;
+	rc = store_history_each(st, txn, from, store_visit_hist, &w);
+	store_read_end(st, txn);
+	return rc;
+}
+
+int
+store_history_oldest(struct store *st, int64_t *time)
+{
+	int64_t oldest = -1;
 	MDB_txn *txn = NULL;
 	int rc;
 
 	if ((rc = store_read_begin(st, &txn)) < 0)
 		return rc;
-	rc = store_prefix_each(st, txn, DB_HISTORY, &all, false,
-			       store_visit_hist, &w);
+	rc = store_history_each(st, txn, 0, store_visit_oldest, &oldest);
+	store_read_end(st, txn);
+	if (rc == 0 && oldest < 0)
+		rc = -ENOENT;
+	if (rc == 0)
+		*time = oldest;
+	return rc;
+}
+
+int
+store_get_meta(struct store *st, const char *key, void *buf, size_t cap,
+	       size_t *len)
+{
+	struct store_key k;
+	MDB_txn *txn = NULL;
+	MDB_val v;
+	int rc;
+
+	if (store_key_meta(&k, key) < 0)
+		return -ENOENT; /* longer than any stored key, or empty */
+	if ((rc = store_read_begin(st, &txn)) < 0)
+		return rc;
+	rc = store_get(st, txn, DB_META, k.b, k.len, &v);
+	if (rc == 0) {
+		*len = v.mv_size;
+		if (v.mv_size > cap)
+			rc = -EOVERFLOW;
+		else if (v.mv_size != 0)
+			memcpy(buf, v.mv_data, v.mv_size);
+	}
 	store_read_end(st, txn);
 	return rc;
 }

@@ -9,21 +9,32 @@
  *   vp_hist   "provider\0venue\0" + history key -> empty
  *   job_hist  "id\0" + history key -> empty
  *   vp_stat   "provider\0venue" -> struct vpstat
- *   meta      small named values ("format" = RECORD_VERSION, ...)
+ *   meta      small named values: the store's own ("format" =
+ *             RECORD_VERSION, "seq", ...) and, under the prefix "u:",
+ *             the daemon's (store_put_meta(), e.g. "breaker/<provider>")
  * so that status, history and stop for one venue+provider read only that
  * venue+provider's keys, never the whole database.
  *
- * Writers: only the daemon writes. It queues changes with store_put_job()
- * and store_add_event(), which copy their arguments into an in-memory
- * batch, and applies the whole batch in one write transaction with
- * store_commit(). store_commit() keeps the derived databases (vp_jobs,
- * vp_hist, job_hist, vp_stat counts and last run) consistent with the
- * jobs and history it writes: a put of a job whose state changed moves it
- * between counts. On MDB_MAP_FULL it aborts, doubles the map and replays
- * the batch; on any other failure it aborts, keeps the batch (so the
- * caller may retry later) and returns a negative errno with err filled.
- * Only a successful commit empties the batch. The daemon calls it only
- * after the file moves it records are durable.
+ * The daemon's meta values share meta rather than have a database of
+ * their own so that the set of databases, which a read-only open needs
+ * in full, stays the same: a CLI reading a database the daemon created
+ * before meta values existed still opens it. The "u:" prefix, which no
+ * key of the store's own begins with, keeps a caller's key from ever
+ * reading or overwriting "format" or "seq".
+ *
+ * Writers: only the daemon writes. It queues changes with store_put_job(),
+ * store_add_event(), store_del_job(), store_put_meta() and
+ * store_prune_history(), which copy their arguments into an in-memory
+ * batch, and applies the whole batch, in queue order, in one write
+ * transaction with store_commit(). store_commit() keeps the derived
+ * databases (vp_jobs, vp_hist, job_hist, vp_stat counts and last run)
+ * consistent with the jobs and history it writes: a put of a job whose
+ * state changed moves it between counts, and a pruned event takes its
+ * vp_hist and job_hist entries with it. On MDB_MAP_FULL it aborts,
+ * doubles the map and replays the batch; on any other failure it aborts,
+ * keeps the batch (so the caller may retry later) and returns a negative
+ * errno with err filled. Only a successful commit empties the batch.
+ * The daemon calls it only after the file moves it records are durable.
  *
  * Readers (the CLI, and the daemon at start-up) use the store_* read
  * functions; each runs one short read transaction, retried once after
@@ -45,6 +56,8 @@
 #include "record.h"
 
 #define STORE_MAPSIZE_DEFAULT (64ULL << 20)
+#define STORE_META_KEY_MAX 128  /* bytes in a store_put_meta() key */
+#define STORE_META_VAL_MAX 1024 /* bytes in its value */
 
 struct store;
 
@@ -74,6 +87,32 @@ int store_put_job(struct store *st, const struct jobrec *r);
 int store_add_event(struct store *st, const struct event *e);
 /* Forget a job: its record and its vp_jobs entry (retention). */
 int store_del_job(struct store *st, const char *id);
+/*
+ * Set the daemon's meta value key (a C string of 1 to STORE_META_KEY_MAX
+ * bytes, e.g. "breaker/square") to the len bytes at val (at most
+ * STORE_META_VAL_MAX); len 0 deletes the key (val may then be NULL), and
+ * deleting a missing key is not an error. The bytes are opaque to the
+ * store: the caller chooses, and versions, their encoding. -EINVAL for a
+ * key or value out of those bounds, -ENOMEM.
+ */
+int store_put_meta(struct store *st, const char *key, const void *val,
+		   size_t len);
+/*
+ * Queue the deletion of at most max events with time < before, oldest
+ * first (equal times in the order they were added), each with its
+ * vp_hist and job_hist entries. It runs at commit in queue order, so it
+ * sees the events queued before it in the same batch. vp_stat (a
+ * summary: last run, last success) and job records are left alone.
+ * -EINVAL when max is 0 (it is a bound, not "no limit"), -ENOMEM.
+ *
+ * Bounded so that one commit never holds the daemon's loop for long; to
+ * learn whether more remain, ask store_history_oldest() after the commit:
+ *
+ *	store_prune_history(st, cut, 1000);
+ *	store_commit(st, err, sizeof(err));
+ *	more = store_history_oldest(st, &t) == 0 && t < cut;
+ */
+int store_prune_history(struct store *st, int64_t before, size_t max);
 /* How many changes wait in the batch. */
 size_t store_pending(const struct store *st);
 /* Apply the batch in one durable write transaction (see above). */
@@ -107,5 +146,24 @@ int store_job_history(struct store *st, const char *id, store_event_cb cb,
 /* Every event older than before, oldest first (retention). */
 int store_history_before(struct store *st, int64_t before, store_event_cb cb,
 			 void *arg);
+/*
+ * The events with from <= time < before, oldest first, equal times in
+ * the order they were added; none when from >= before. A negative from
+ * is 0. To resume after the callback stopped at an event of time t, call
+ * again with from = t: the events of that millisecond come again, so the
+ * caller skips those it has already seen (or does nothing twice).
+ */
+int store_history_range(struct store *st, int64_t from, int64_t before,
+			store_event_cb cb, void *arg);
+/* The oldest event's time; -ENOENT when history is empty. */
+int store_history_oldest(struct store *st, int64_t *time);
+/*
+ * Copy the daemon's meta value key (see store_put_meta()) into buf and
+ * set *len to its length. -ENOENT when it is absent (or the key could
+ * never be stored); -EOVERFLOW, with *len set to the length needed and
+ * buf untouched, when cap is smaller (cap 0 and buf NULL asks the size).
+ */
+int store_get_meta(struct store *st, const char *key, void *buf, size_t cap,
+		   size_t *len);
 
 #endif

@@ -2,12 +2,15 @@
  * test_store.c - the LMDB store on a mkdtemp directory: counts and the
  * venue+provider index through state changes, history order and filters,
  * deletion, map growth under a tiny $SYNCSPOOL_DB_MAPSIZE with a reader
- * in another process, read-only opens, and the data descriptor's
- * FD_CLOEXEC.
+ * in another process, read-only opens, the data descriptor's
+ * FD_CLOEXEC, the daemon's meta values, history ranges, and pruning.
  *
  * The reader that must survive the writer's growth runs in a child
  * process: LMDB forbids opening one environment twice in a process, and
- * a CLI reading while the daemon writes is the case that matters.
+ * a CLI reading while the daemon writes is the case that matters. For
+ * the same reason raw_open() closes the store before it opens the
+ * databases themselves, to check what the read functions cannot see (an
+ * index entry whose event is gone is skipped by them).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -707,6 +710,658 @@ test_map_growth_and_resized_reader(void **state)
 	assert_int_equal(history_count(f->st), GROW_TOTAL + 10);
 }
 
+/*
+ * The databases themselves, with the store closed (one environment per
+ * process); raw_close() reopens the writer.
+ */
+struct raw {
+	MDB_env *env;
+	MDB_txn *txn;
+};
+
+static MDB_dbi
+raw_dbi(struct raw *r, const char *name)
+{
+	MDB_dbi dbi;
+
+	assert_int_equal(mdb_dbi_open(r->txn, name, 0, &dbi), 0);
+	return dbi;
+}
+
+static void
+raw_open(struct fixture *f, struct raw *r)
+{
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(mdb_env_create(&r->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
+	assert_int_equal(mdb_env_open(r->env, f->dir, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(r->env, NULL, MDB_RDONLY, &r->txn), 0);
+}
+
+static void
+raw_close(struct fixture *f, struct raw *r)
+{
+	mdb_txn_abort(r->txn);
+	mdb_env_close(r->env);
+	open_writer(f);
+}
+
+/* Does key exist in dbi? */
+static int
+raw_has(struct raw *r, MDB_dbi dbi, const void *k, size_t klen)
+{
+	MDB_val key = {klen, (void *)k}, val;
+	int rc = mdb_get(r->txn, dbi, &key, &val);
+
+	assert_true(rc == 0 || rc == MDB_NOTFOUND);
+	return rc == 0;
+}
+
+/* Every entry of an index names an event in history; how many there are. */
+static size_t
+raw_index_count(struct raw *r, MDB_dbi idx, MDB_dbi hist)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	size_t n = 0;
+	int rc;
+
+	assert_int_equal(mdb_cursor_open(r->txn, idx, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		assert_true(key.mv_size > 16);
+		if (!raw_has(r, hist, (char *)key.mv_data + key.mv_size - 16,
+			     16))
+			fail_msg("a dangling index entry (%zu bytes)",
+				 key.mv_size);
+		n++;
+	}
+	assert_int_equal(rc, MDB_NOTFOUND);
+	mdb_cursor_close(cur);
+	return n;
+}
+
+/*
+ * vp_hist and job_hist index history exactly: each event has the entries
+ * it was given (provider\0venue\0hkey when it has a provider, id\0hkey
+ * when it has a job id) and no entry names a missing event. Returns the
+ * number of events.
+ */
+static size_t
+check_index(struct fixture *f)
+{
+	struct raw r;
+	MDB_dbi hist, vp, job;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	unsigned char k[512];
+	size_t events = 0, want_vp = 0, want_job = 0, n;
+	struct event e;
+	int rc;
+
+	raw_open(f, &r);
+	hist = raw_dbi(&r, "history");
+	vp = raw_dbi(&r, "vp_hist");
+	job = raw_dbi(&r, "job_hist");
+	assert_int_equal(mdb_cursor_open(r.txn, hist, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		assert_int_equal(key.mv_size, 16);
+		assert_int_equal(event_decode(val.mv_data, val.mv_size, &e), 0);
+		events++;
+		if (e.provider[0] != '\0') {
+			n = (size_t)snprintf((char *)k, sizeof(k), "%s%c%s%c",
+					     e.provider, 0, e.venue, 0);
+			memcpy(k + n, key.mv_data, 16);
+			assert_true(raw_has(&r, vp, k, n + 16));
+			want_vp++;
+		}
+		if (e.job_id[0] != '\0') {
+			n = (size_t)snprintf((char *)k, sizeof(k), "%s%c",
+					     e.job_id, 0);
+			memcpy(k + n, key.mv_data, 16);
+			assert_true(raw_has(&r, job, k, n + 16));
+			want_job++;
+		}
+	}
+	assert_int_equal(rc, MDB_NOTFOUND);
+	mdb_cursor_close(cur);
+	assert_int_equal(raw_index_count(&r, vp, hist), want_vp);
+	assert_int_equal(raw_index_count(&r, job, hist), want_job);
+	raw_close(f, &r);
+	return events;
+}
+
+static void
+put_meta(struct fixture *f, const char *key, const char *val)
+{
+	assert_int_equal(store_put_meta(f->st, key, val, strlen(val)), 0);
+}
+
+/* key's value is want (NULL: absent). */
+static void
+check_meta(struct fixture *f, const char *key, const char *want)
+{
+	char buf[STORE_META_VAL_MAX];
+	size_t len = 9999;
+	int rc = store_get_meta(f->st, key, buf, sizeof(buf), &len);
+
+	if (want == NULL) {
+		assert_int_equal(rc, -ENOENT);
+		return;
+	}
+	if (rc != 0)
+		fail_msg("store_get_meta %s: %d", key, rc);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(buf, want, len);
+}
+
+static void
+test_meta_put_get_delete(void **state)
+{
+	struct fixture *f = *state;
+
+	open_writer(f);
+	check_meta(f, "breaker/square", NULL);
+	put_meta(f, "breaker/square", "open until 1735786800000");
+	assert_int_equal(store_pending(f->st), 1);
+	check_meta(f, "breaker/square", NULL); /* not before the commit */
+	commit(f);
+	check_meta(f, "breaker/square", "open until 1735786800000");
+	check_meta(f, "breaker/stripe", NULL);
+	check_meta(f, "breaker/squar", NULL);
+	check_meta(f, "breaker/square/", NULL);
+
+	/* Overwrite with a shorter value: the old tail is gone. */
+	put_meta(f, "breaker/square", "closed");
+	commit(f);
+	check_meta(f, "breaker/square", "closed");
+
+	/* len 0 deletes, NULL or not; deleting a missing key is fine. */
+	assert_int_equal(store_put_meta(f->st, "breaker/square", NULL, 0), 0);
+	assert_int_equal(store_put_meta(f->st, "breaker/none", "x", 0), 0);
+	commit(f);
+	check_meta(f, "breaker/square", NULL);
+	check_meta(f, "breaker/none", NULL);
+
+	/* In one batch the last op wins. */
+	put_meta(f, "a", "1");
+	assert_int_equal(store_put_meta(f->st, "a", NULL, 0), 0);
+	assert_int_equal(store_put_meta(f->st, "b", NULL, 0), 0);
+	put_meta(f, "b", "2");
+	put_meta(f, "c", "3");
+	put_meta(f, "c", "33");
+	commit(f);
+	check_meta(f, "a", NULL);
+	check_meta(f, "b", "2");
+	check_meta(f, "c", "33");
+
+	/* The CLI reads them through a read-only open. */
+	store_close(f->st);
+	assert_int_equal(store_open(f->dir, false, &f->st, f->err,
+				    sizeof(f->err)), 0);
+	check_meta(f, "b", "2");
+	check_meta(f, "a", NULL);
+}
+
+static void
+test_meta_limits(void **state)
+{
+	static const struct {
+		size_t klen;
+		size_t vlen;
+		bool null_val;
+		int want;
+	} rows[] = {
+		{1, 1, false, 0},
+		{STORE_META_KEY_MAX, STORE_META_VAL_MAX, false, 0},
+		{STORE_META_KEY_MAX + 1, 1, false, -EINVAL},
+		{0, 1, false, -EINVAL},
+		{2, STORE_META_VAL_MAX + 1, false, -EINVAL},
+		{3, 1, true, -EINVAL},  /* no bytes to copy */
+		{4, 0, true, 0},        /* a delete */
+		{STORE_META_KEY_MAX + 1, 0, true, -EINVAL},
+	};
+	struct fixture *f = *state;
+	char key[STORE_META_KEY_MAX + 2];
+	static unsigned char val[STORE_META_VAL_MAX + 1];
+	unsigned char buf[STORE_META_VAL_MAX];
+	size_t pending = 0, len;
+
+	for (size_t i = 0; i < sizeof(val); i++)
+		val[i] = (unsigned char)(i * 7);
+	open_writer(f);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(key, 'a' + (int)i, rows[i].klen);
+		key[rows[i].klen] = '\0';
+		assert_int_equal(store_put_meta(f->st, key,
+						rows[i].null_val ? NULL : val,
+						rows[i].vlen), rows[i].want);
+		pending += rows[i].want == 0;
+		assert_int_equal(store_pending(f->st), pending);
+	}
+	commit(f);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int rc;
+
+		memset(key, 'a' + (int)i, rows[i].klen);
+		key[rows[i].klen] = '\0';
+		rc = store_get_meta(f->st, key, buf, sizeof(buf), &len);
+		if (rows[i].want != 0 || rows[i].vlen == 0) {
+			/* Refused, deleted, or a key that could not exist. */
+			assert_int_equal(rc, -ENOENT);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(len, rows[i].vlen);
+		assert_memory_equal(buf, val, len);
+	}
+}
+
+static void
+test_meta_overflow(void **state)
+{
+	static const struct {
+		size_t cap;
+		bool null_buf;
+		int want;
+	} rows[] = {
+		{10, false, 0},                   /* exactly */
+		{STORE_META_VAL_MAX, false, 0},
+		{9, false, -EOVERFLOW},
+		{1, false, -EOVERFLOW},
+		{0, true, -EOVERFLOW},            /* asking the size */
+	};
+	struct fixture *f = *state;
+	unsigned char buf[STORE_META_VAL_MAX];
+	size_t len;
+
+	open_writer(f);
+	put_meta(f, "breaker/square", "0123456789");
+	commit(f);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(buf, 0xaa, sizeof(buf));
+		len = 0;
+		assert_int_equal(store_get_meta(f->st, "breaker/square",
+						rows[i].null_buf ? NULL : buf,
+						rows[i].cap, &len),
+				 rows[i].want);
+		assert_int_equal(len, 10); /* the length needed, either way */
+		if (rows[i].want == 0) {
+			assert_memory_equal(buf, "0123456789", 10);
+			assert_int_equal(buf[10], 0xaa);
+		} else {
+			assert_int_equal(buf[0], 0xaa); /* untouched */
+		}
+	}
+}
+
+/* A key of the daemon's can neither read nor overwrite the store's own. */
+static void
+test_meta_no_collision(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char version = 0;
+	struct raw r;
+	MDB_dbi meta;
+	MDB_val k = {6, "format"}, v;
+	struct seen s;
+
+	open_writer(f);
+	add_event(f, T0, EV_QUEUED, "j", "square", "v1", 1);
+	commit(f); /* "format" and "seq" exist now */
+	check_meta(f, "format", NULL);
+	check_meta(f, "seq", NULL);
+
+	/* Values that would break the store if they landed on its keys:
+	 * "seq" must be 8 bytes, "format" one byte equal to RECORD_VERSION. */
+	put_meta(f, "format", "xx");
+	put_meta(f, "seq", "abc");
+	put_meta(f, "u:seq", "nested");
+	commit(f);
+	add_event(f, T0, EV_QUEUED, "j", "square", "v1", 2);
+	commit(f);
+	/* A reopen checks the format. */
+	store_close(f->st);
+	f->st = NULL;
+	open_writer(f);
+	add_event(f, T0, EV_QUEUED, "j", "square", "v1", 3);
+	commit(f);
+	check_meta(f, "format", "xx");
+	check_meta(f, "seq", "abc");
+	check_meta(f, "u:seq", "nested");
+	/* The sequence went on: equal times in the order added. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_job_history(f->st, "j", seen_event, &s), 0);
+	assert_int_equal(s.n, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(s.attempt[i], 3 - i);
+
+	/* And in the database, side by side. */
+	raw_open(f, &r);
+	meta = raw_dbi(&r, "meta");
+	assert_int_equal(mdb_get(r.txn, meta, &k, &v), 0);
+	assert_int_equal(v.mv_size, 1);
+	memcpy(&version, v.mv_data, 1);
+	assert_int_equal(version, RECORD_VERSION);
+	k = (MDB_val){3, "seq"};
+	assert_int_equal(mdb_get(r.txn, meta, &k, &v), 0);
+	assert_int_equal(v.mv_size, 8);
+	k = (MDB_val){8, "u:format"};
+	assert_int_equal(mdb_get(r.txn, meta, &k, &v), 0);
+	assert_int_equal(v.mv_size, 2);
+	raw_close(f, &r);
+}
+
+static void
+test_history_range(void **state)
+{
+	/* attempt i+1 is event i; events 1-3 share a millisecond. */
+	static const int64_t times[] = {
+		T0 + 10, T0 + 20, T0 + 20, T0 + 20, T0 + 30, T0 + 40,
+	};
+	static const struct {
+		int64_t from, before;
+		int stop_after;
+		int n;
+		uint32_t want[6];
+	} rows[] = {
+		{0, INT64_MAX, 0, 6, {1, 2, 3, 4, 5, 6}},
+		{T0 + 10, T0 + 40, 0, 5, {1, 2, 3, 4, 5}}, /* before excluded */
+		{T0 + 20, T0 + 30, 0, 3, {2, 3, 4}},       /* from included */
+		{T0 + 15, T0 + 25, 0, 3, {2, 3, 4}},       /* bounds between */
+		{T0 + 20, T0 + 21, 0, 3, {2, 3, 4}},       /* one millisecond */
+		{T0 + 21, T0 + 30, 0, 0, {0}},             /* none inside */
+		{T0 + 20, T0 + 20, 0, 0, {0}},             /* from == before */
+		{T0 + 30, T0 + 20, 0, 0, {0}},             /* inverted */
+		{T0 + 41, INT64_MAX, 0, 0, {0}},     /* after the newest */
+		{0, T0 + 10, 0, 0, {0}},             /* before the oldest */
+		{-5, T0 + 11, 0, 1, {1}},            /* negative from: 0 */
+		{INT64_MIN, INT64_MIN, 0, 0, {0}},
+		{T0 + 20, INT64_MAX, 2, 2, {2, 3}},  /* the callback stops */
+		{T0 + 20, INT64_MAX, 1, 1, {2}},
+	};
+	struct fixture *f = *state;
+	struct seen s;
+
+	open_writer(f);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_history_range(f->st, 0, INT64_MAX, seen_event,
+					     &s), 0);
+	assert_int_equal(s.n, 0);
+	/* Newest first, in two batches: key order is time order. */
+	for (int i = 5; i >= 4; i--)
+		add_event(f, times[i], EV_QUEUED, "j", "square", "v1",
+			  (uint32_t)i + 1);
+	commit(f);
+	for (int i = 0; i < 4; i++)
+		add_event(f, times[i], EV_QUEUED, "j", "square", "v1",
+			  (uint32_t)i + 1);
+	commit(f);
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(&s, 0, sizeof(s));
+		s.stop_after = rows[i].stop_after;
+		assert_int_equal(store_history_range(f->st, rows[i].from,
+						     rows[i].before,
+						     seen_event, &s), 0);
+		if (s.n != rows[i].n)
+			fail_msg("row %zu: %d events, want %d", i, s.n,
+				 rows[i].n);
+		for (int j = 0; j < s.n; j++) {
+			assert_int_equal(s.attempt[j], rows[i].want[j]);
+			assert_int_equal(s.time[j], times[rows[i].want[j] - 1]);
+		}
+	}
+
+	/* Resuming at the time it stopped sees that millisecond again. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_history_range(f->st, T0 + 20, T0 + 40,
+					     seen_event, &s), 0);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(s.attempt[0], 2);
+	assert_int_equal(s.attempt[3], 5);
+}
+
+static void
+test_history_oldest(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = 42;
+
+	open_writer(f);
+	assert_int_equal(store_history_oldest(f->st, &t), -ENOENT);
+	assert_int_equal(t, 42);
+	put_job(f, "a", "square", "v1", STATE_PENDING, 0);
+	commit(f);
+	assert_int_equal(store_history_oldest(f->st, &t), -ENOENT);
+
+	add_event(f, T0 + 50, EV_QUEUED, "a", "square", "v1", 1);
+	commit(f);
+	assert_int_equal(store_history_oldest(f->st, &t), 0);
+	assert_int_equal(t, T0 + 50);
+	/* An older event added later is the oldest; time 0 is a time. */
+	add_event(f, T0 + 5, EV_QUEUED, "b", "square", "v1", 1);
+	commit(f);
+	assert_int_equal(store_history_oldest(f->st, &t), 0);
+	assert_int_equal(t, T0 + 5);
+	add_event(f, 0, EV_RECOVERED, "", "", "", 0);
+	commit(f);
+	assert_int_equal(store_history_oldest(f->st, &t), 0);
+	assert_int_equal(t, 0);
+
+	store_close(f->st);
+	assert_int_equal(store_open(f->dir, false, &f->st, f->err,
+				    sizeof(f->err)), 0);
+	t = 42;
+	assert_int_equal(store_history_oldest(f->st, &t), 0);
+	assert_int_equal(t, 0);
+}
+
+/*
+ * Events of every shape the indexes care about: with provider and job,
+ * provider only (a breaker), job only (a file too broken to name a
+ * provider), neither, and an empty venue. Event i has attempt i + 1.
+ * Times never decrease, so key order is index order.
+ */
+static const struct prune_ev {
+	int64_t dt;
+	const char *job, *provider, *venue;
+	enum event_type type;
+} prune_evs[] = {
+	{0, "j1", "square", "v1", EV_COMPLETED},
+	{10, "j2", "square", "v1", EV_QUEUED},
+	{10, "", "square", "v1", EV_BREAKER_OPEN},
+	{10, "j3", "", "", EV_INVALID},
+	{20, "", "", "", EV_RECOVERED},
+	{20, "j1", "square", "", EV_QUEUED},
+	{30, "j1", "stripe", "v2", EV_STARTED},
+	{40, "j2", "square", "v1", EV_FAILED},
+	{50, "j3", "square", "v1", EV_QUEUED},
+};
+#define PRUNE_N ((int)(sizeof(prune_evs) / sizeof(prune_evs[0])))
+
+/* What the index reads must return once events [0, first) are gone. */
+static void
+check_pruned(struct fixture *f, int first)
+{
+	static const char *const vps[][2] = {
+		{"square", "v1"}, {"square", ""}, {"stripe", "v2"},
+	};
+	static const char *const jobs[] = {"j1", "j2", "j3"};
+	struct seen s;
+	int n;
+
+	/* All of history, oldest first. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_history_range(f->st, 0, INT64_MAX, seen_event,
+					     &s), 0);
+	assert_int_equal(s.n, PRUNE_N - first);
+	for (int i = 0; i < s.n; i++)
+		assert_int_equal(s.attempt[i], first + i + 1);
+	/* Per venue+provider and per job, newest first. */
+	for (size_t v = 0; v < sizeof(vps) / sizeof(vps[0]); v++) {
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(store_vp_history(f->st, vps[v][0], vps[v][1],
+						  0, seen_event, &s), 0);
+		n = 0;
+		for (int i = PRUNE_N - 1; i >= first; i--)
+			if (strcmp(prune_evs[i].provider, vps[v][0]) == 0 &&
+			    strcmp(prune_evs[i].venue, vps[v][1]) == 0)
+				assert_int_equal(s.attempt[n++], i + 1);
+		assert_int_equal(s.n, n);
+	}
+	for (size_t j = 0; j < sizeof(jobs) / sizeof(jobs[0]); j++) {
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(store_job_history(f->st, jobs[j], seen_event,
+						   &s), 0);
+		n = 0;
+		for (int i = PRUNE_N - 1; i >= first; i--)
+			if (strcmp(prune_evs[i].job, jobs[j]) == 0)
+				assert_int_equal(s.attempt[n++], i + 1);
+		assert_int_equal(s.n, n);
+	}
+	assert_int_equal(check_index(f), PRUNE_N - first);
+}
+
+static void
+test_prune_history(void **state)
+{
+	/* Applied in order; first: the index of the oldest event left. */
+	static const struct {
+		int64_t before;
+		size_t max;
+		int first;
+	} steps[] = {
+		{T0 + 10, 5, 1},    /* only one is older than T0+10 */
+		{T0 + 30, 3, 4},    /* the three of T0+10, in the order added */
+		{T0 + 30, 10, 6},   /* the two of T0+20; T0+30 is not older */
+		{T0 + 30, 10, 6},   /* nothing older is left */
+		{0, 5, 6},          /* nothing is older than the epoch */
+		{T0 + 100, 2, 8},
+		{INT64_MAX, 1, 9},  /* the last one */
+		{INT64_MAX, 5, 9},  /* an empty history */
+	};
+	struct fixture *f = *state;
+	struct vpstat before, after;
+	int64_t t;
+
+	open_writer(f);
+	/* The newer half first, so key order is not the order added. */
+	for (int b = 0; b < 2; b++) {
+		for (int i = b ? 0 : 4; i < (b ? 4 : PRUNE_N); i++)
+			add_event(f, T0 + prune_evs[i].dt, prune_evs[i].type,
+				  prune_evs[i].job, prune_evs[i].provider,
+				  prune_evs[i].venue, (uint32_t)i + 1);
+		commit(f);
+	}
+	put_job(f, "j1", "square", "v1", STATE_COMPLETED, 0);
+	commit(f);
+	check_pruned(f, 0);
+	/* The last outcome added (event 0, in the second batch). */
+	get_stat(f, "square", "v1", &before);
+	assert_int_equal(before.last_success, T0);
+	assert_int_equal(before.last_run, T0);
+
+	assert_int_equal(store_prune_history(f->st, T0 + 100, 0), -EINVAL);
+	assert_int_equal(store_pending(f->st), 0);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		assert_int_equal(store_prune_history(f->st, steps[i].before,
+						     steps[i].max), 0);
+		assert_int_equal(store_pending(f->st), 1);
+		commit(f);
+		check_pruned(f, steps[i].first);
+		if (steps[i].first == PRUNE_N) {
+			assert_int_equal(store_history_oldest(f->st, &t),
+					 -ENOENT);
+		} else {
+			assert_int_equal(store_history_oldest(f->st, &t), 0);
+			assert_int_equal(t, T0 + prune_evs[steps[i].first].dt);
+		}
+	}
+	/* vp_stat summarises; pruning the events it came from keeps it. */
+	get_stat(f, "square", "v1", &after);
+	assert_int_equal(after.last_success, before.last_success);
+	assert_int_equal(after.last_run, before.last_run);
+	assert_int_equal(after.last_outcome, EV_COMPLETED);
+	assert_string_equal(after.last_job, "j1");
+	assert_int_equal(after.counts[STATE_COMPLETED], 1);
+}
+
+static off_t
+data_size(struct fixture *f)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
+/*
+ * A prune in one batch with events, jobs, a delete and a meta value,
+ * big enough to fill the tiny map: the batch is replayed after the map
+ * grows and each prune deletes what it would have the first time. The
+ * prunes see the ops queued before them and not those after.
+ */
+static void
+test_prune_replay_after_map_full(void **state)
+{
+	struct fixture *f = *state;
+	char id[ID_MAX + 1];
+	struct jobrec r;
+	struct seen s;
+	int64_t t;
+	int n = 0;
+
+	setenv("SYNCSPOOL_DB_MAPSIZE", "65536", 1);
+	open_writer(f);
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "old-%02d", i);
+		add_event(f, T0 + i, EV_COMPLETED, id, "square", "v1", 1);
+	}
+	put_job(f, "gone", "square", "v1", STATE_COMPLETED, 0);
+	commit(f);
+	assert_true(data_size(f) <= 65536);
+
+	add_event(f, T0 - 5, EV_QUEUED, "older", "square", "v1", 1);
+	/* "older" and old-00 .. old-23 */
+	assert_int_equal(store_prune_history(f->st, T0 + 30, 25), 0);
+	put_meta(f, "breaker/square", "open");
+	assert_int_equal(store_del_job(f->st, "gone"), 0);
+	grow_write(f, 1000, GROW_BIG);
+	add_event(f, T0 - 1, EV_QUEUED, "late", "square", "v1", 1);
+	/* "late" (queued before it), old-24, old-25 */
+	assert_int_equal(store_prune_history(f->st, T0 + 30, 3), 0);
+	commit(f);
+	/* The map grew during that one commit, so the batch was replayed. */
+	assert_true(data_size(f) > 65536);
+
+	assert_int_equal(store_history_oldest(f->st, &t), 0);
+	assert_int_equal(t, T0 + 26);
+	assert_int_equal(store_history_range(f->st, 0, INT64_MAX, count_event,
+					     &n), 0);
+	assert_int_equal(n, 14 + GROW_BIG);
+	assert_int_equal(history_count(f->st), 14 + GROW_BIG);
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "old-%02d", i);
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(store_job_history(f->st, id, seen_event, &s),
+				 0);
+		assert_int_equal(s.n, i >= 26);
+	}
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_job_history(f->st, "older", seen_event, &s), 0);
+	assert_int_equal(store_job_history(f->st, "late", seen_event, &s), 0);
+	assert_int_equal(s.n, 0);
+	check_meta(f, "breaker/square", "open");
+	assert_int_equal(store_job_get(f->st, "gone", &r), -ENOENT);
+	check_counts(f, "square", "v1", 0, 0, GROW_BIG, 0, 0);
+	assert_int_equal(check_index(f), 14 + GROW_BIG);
+}
+
 static void
 test_readonly_without_database(void **state)
 {
@@ -862,6 +1517,22 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_mapsize, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_meta_put_get_delete,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_limits, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_meta_overflow, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_meta_no_collision, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_history_range, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_history_oldest, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_prune_history, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_prune_replay_after_map_full, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
