@@ -69,6 +69,9 @@
 #define KILL_GRACE_MS 5000   /* SIGTERM to SIGKILL after a timeout or stop */
 #define IO_RETRY_MS 1000     /* a failed move, fsync or commit is retried */
 #define SPACE_CHECK_MS 1000  /* how often free space is measured */
+#define PRUNE_BATCH 200      /* jobs or events pruned per loop pass, at most */
+#define PRUNE_IDLE_MS 60000  /* retention's pace when nothing is due */
+#define PRUNE_BUSY_MS 200    /* ... and while old things remain */
 
 enum tag_kind { TAG_INOTIFY, TAG_SIGNAL, TAG_TIMER, TAG_PIDFD, TAG_OUT, TAG_ERR };
 
@@ -150,6 +153,8 @@ struct daemon {
 	bool space_low;
 	int64_t space_checked;        /* mono ms */
 	bool rescan_wanted;
+	int64_t prune_at;             /* mono ms: the next retention step */
+	int64_t prune_from[2];        /* completed, failed: history time reached */
 	uint64_t rnd;
 	uint64_t seq;
 };
@@ -632,6 +637,53 @@ emit_provider(struct daemon *d, const char *provider, enum event_type type,
 		 error);
 }
 
+/*
+ * The breaker's state in LMDB, so that `syncspool status` can show it and
+ * a restart keeps it: "v1 open|closed UNTIL FAILURES" under the meta key
+ * "breaker/<provider>".
+ */
+static void
+breaker_save(struct daemon *d, const struct sched_provider *sp)
+{
+	char key[TOKEN_MAX + 16], val[96];
+	int n;
+
+	snprintf(key, sizeof(key), "breaker/%s", sp->name);
+	n = snprintf(val, sizeof(val), "v1 %s %lld %u",
+		     sp->breaker.state == BREAKER_CLOSED ? "closed" : "open",
+		     (long long)sp->breaker.until, sp->breaker.failures);
+	if (store_put_meta(d->st, key, val, (size_t)n) < 0)
+		log_error("event=oom provider=%s", sp->name);
+}
+
+static void
+breaker_load(struct daemon *d)
+{
+	for (size_t i = 0; i < d->cfg.nproviders; i++) {
+		struct sched_provider *sp = sched_provider_find(
+			&d->sched, d->cfg.providers[i].name);
+		char key[TOKEN_MAX + 16], val[96], state[16];
+		long long until;
+		unsigned failures;
+		size_t len;
+
+		snprintf(key, sizeof(key), "breaker/%s",
+			 d->cfg.providers[i].name);
+		if (sp == NULL || sp->breaker.threshold == 0 ||
+		    store_get_meta(d->st, key, val, sizeof(val) - 1, &len) < 0)
+			continue;
+		val[len] = '\0';
+		if (sscanf(val, "v1 %15s %lld %u", state, &until,
+			   &failures) != 3)
+			continue;
+		sp->breaker.failures = failures;
+		if (strcmp(state, "open") == 0) {
+			sp->breaker.state = BREAKER_OPEN;
+			sp->breaker.until = until;
+		}
+	}
+}
+
 /* Tell the provider's breaker how the attempt went. */
 static void
 breaker_feed(struct daemon *d, const char *provider, enum event_type ev)
@@ -665,6 +717,8 @@ breaker_feed(struct daemon *d, const char *provider, enum event_type ev)
 		emit_provider(d, provider, EV_BREAKER_CLOSED,
 			      "the probe succeeded");
 	}
+	if (c != BREAKER_SAME)
+		breaker_save(d, sp);
 }
 
 /*
@@ -1476,6 +1530,8 @@ arm_timer(struct daemon *d)
 	}
 	if (d->io_retry_at != 0 && d->io_retry_at < at)
 		at = d->io_retry_at;
+	if (d->prune_at < at)
+		at = d->prune_at;
 	if (d->space_low && now + SPACE_CHECK_MS < at)
 		at = now + SPACE_CHECK_MS;
 	if (d->stopping && d->stop_deadline < at)
@@ -1647,6 +1703,115 @@ rescan(struct daemon *d)
 	}
 	free(live);
 	store_reader_check(d->st, NULL);
+}
+
+/* ---- retention ---- */
+
+struct prune_ctx {
+	int64_t from;                 /* where this pass started */
+	int64_t last;                 /* the time of the last event seen */
+	size_t seen;
+	enum job_state state;
+	char (*ids)[ID_MAX + 1];
+	size_t n;
+};
+
+static int
+prune_collect(const struct event *e, void *arg)
+{
+	struct prune_ctx *c = arg;
+	bool ends_in = c->state == STATE_COMPLETED
+		? e->type == EV_COMPLETED || e->type == EV_COALESCED
+		: e->type == EV_FAILED || e->type == EV_INVALID ||
+		  e->type == EV_EXPIRED;
+
+	c->last = e->time;
+	if (ends_in && e->job_id[0] != '\0')
+		scopy(c->ids[c->n++], ID_MAX + 1, e->job_id);
+	return ++c->seen >= PRUNE_BATCH;
+}
+
+/*
+ * Delete completed or failed job files past their retention, walking the
+ * history in time order from where the last pass stopped. Only a file
+ * whose record says it is in that state, unchanged since before the
+ * cut-off, is deleted: never one the daemon has not recorded. Returns
+ * true when more may remain.
+ */
+static bool
+prune_jobs(struct daemon *d, enum job_state state, uint64_t keep_ms,
+	   int64_t *from)
+{
+	static char ids[PRUNE_BATCH][ID_MAX + 1];
+	struct prune_ctx c = {.from = *from, .last = *from, .state = state,
+			      .ids = ids};
+	int64_t cut = util_now_ms() - (int64_t)keep_ms;
+
+	if (store_history_range(d->st, *from, cut, prune_collect, &c) < 0)
+		return false;
+	for (size_t i = 0; i < c.n; i++) {
+		char name[ID_MAX + 16];
+		struct jobrec rec;
+
+		if (djob_get(d, ids[i]) != NULL ||
+		    store_job_get(d->st, ids[i], &rec) < 0 ||
+		    rec.state != state || rec.updated >= cut)
+			continue;
+		spool_id_to_name(rec.id, name);
+		if (unlinkat(d->sp.dir_fd[state], name, 0) < 0 &&
+		    errno != ENOENT) {
+			log_warn("event=prune_failed job=%s error=\"%s\"",
+				 rec.id, strerror(errno));
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s.log", rec.id);
+		unlinkat(d->sp.logs_fd, name, 0);
+		snprintf(name, sizeof(name), "%s.result", rec.id);
+		unlinkat(d->sp.logs_fd, name, 0);
+		d->dirty[state] = true;
+		store_del_job(d->st, rec.id);
+	}
+	/*
+	 * Resume at the last event's millisecond (its events come again and
+	 * are harmless twice). XXX A batch entirely within one millisecond
+	 * cannot move on; it skips to the next one, and any job files ended
+	 * in the skipped events wait for the walk after a restart.
+	 */
+	*from = c.last == c.from && c.seen >= PRUNE_BATCH ? c.last + 1 : c.last;
+	return c.seen >= PRUNE_BATCH;
+}
+
+/* How often to look when nothing is due: often enough for short periods. */
+static int64_t
+prune_pace(const struct daemon *d)
+{
+	uint64_t pace = PRUNE_IDLE_MS;
+	const uint64_t keep[] = {d->cfg.retention_completed_ms,
+				 d->cfg.retention_failed_ms,
+				 d->cfg.retention_history_ms};
+
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (keep[i] / 2 < pace)
+			pace = keep[i] / 2;
+	return pace < PRUNE_BUSY_MS ? PRUNE_BUSY_MS : (int64_t)pace;
+}
+
+static void
+retention_step(struct daemon *d)
+{
+	int64_t cut = util_now_ms() - (int64_t)d->cfg.retention_history_ms;
+	int64_t oldest;
+	bool more;
+
+	more = prune_jobs(d, STATE_COMPLETED, d->cfg.retention_completed_ms,
+			  &d->prune_from[0]);
+	more |= prune_jobs(d, STATE_FAILED, d->cfg.retention_failed_ms,
+			   &d->prune_from[1]);
+	if (store_history_oldest(d->st, &oldest) == 0 && oldest < cut) {
+		store_prune_history(d->st, cut, PRUNE_BATCH);
+		more = true;
+	}
+	d->prune_at = util_mono_ms() + (more ? PRUNE_BUSY_MS : prune_pace(d));
 }
 
 /* ---- signals ---- */
@@ -1920,6 +2085,8 @@ startup(struct daemon *d)
 		free(names);
 	}
 	d->next_rescan = util_mono_ms() + (int64_t)d->cfg.rescan_ms;
+	d->prune_at = util_mono_ms();
+	breaker_load(d);
 }
 
 static int
@@ -2068,6 +2235,8 @@ loop(struct daemon *d)
 		runs_reap(d);
 		cands_process(d);
 		schedule(d);
+		if (now >= d->prune_at && !d->stopping)
+			retention_step(d);
 		flush(d);
 		if (d->stopping && d->runs == NULL && store_pending(d->st) == 0)
 			return 0;

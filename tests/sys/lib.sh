@@ -88,6 +88,7 @@ write_config() {
 		echo "min_free: 0%"
 		echo "log_max: ${LOG_MAX:-64KiB}"
 		echo "shutdown_grace: ${GRACE:-5s}"
+		[ -n "${RETENTION:-}" ] && echo "retention: $RETENTION"
 		echo "providers:"
 		echo "  test:"
 		echo "    command: [$HANDLER]"
