@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,6 +117,65 @@ spool_close(struct spool *sp)
 	}
 	free(sp->path);
 	sp->path = NULL;
+}
+
+#define NFS_MAGIC 0x6969 /* statfs(2) */
+
+static int
+check_dir(struct spool *sp, int fd, const char *name, dev_t dev, char *err,
+	  size_t errlen)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0) {
+		util_seterr(err, errlen, "%s/%s: %s", sp->path, name,
+			    strerror(errno));
+		return -errno;
+	}
+	if (st.st_dev != dev) {
+		util_seterr(err, errlen, "%s/%s is on another filesystem than "
+			    "%s; a job must move by one rename, so keep every "
+			    "spool directory on one filesystem", sp->path, name,
+			    sp->path);
+		return -EINVAL;
+	}
+	if (sfs.f_type == NFS_MAGIC) {
+		util_seterr(err, errlen, "%s/%s is on NFS, whose renames and "
+			    "locks syncspool cannot rely on; put the spool on "
+			    "a local filesystem", sp->path, name);
+		return -EINVAL;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		util_seterr(err, errlen, "%s/%s is writable by everyone without "
+			    "the sticky bit, so anyone could remove or replace "
+			    "others' jobs; chmod o-w (or +t) it, and give "
+			    "uploaders a group instead", sp->path, name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+spool_check(struct spool *sp, char *err, size_t errlen)
+{
+	struct stat root;
+	int rc;
+
+	if (fstat(sp->root_fd, &root) < 0) {
+		util_seterr(err, errlen, "%s: %s", sp->path, strerror(errno));
+		return -errno;
+	}
+	rc = check_dir(sp, sp->root_fd, ".", root.st_dev, err, errlen);
+	for (int s = STATE_PENDING; rc == 0 && s < STATE_COUNT; s++)
+		rc = check_dir(sp, sp->dir_fd[s], state_name(s), root.st_dev,
+			       err, errlen);
+	if (rc == 0)
+		rc = check_dir(sp, sp->logs_fd, "logs", root.st_dev, err,
+			       errlen);
+	if (rc == 0)
+		rc = check_dir(sp, sp->db_fd, "db", root.st_dev, err, errlen);
+	return rc;
 }
 
 /* The pid holding a POSIX write lock on fd's file, or 0. */

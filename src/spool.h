@@ -52,6 +52,16 @@ int spool_open(const char *path, bool create, struct spool *sp, char *err,
 	       size_t errlen);
 void spool_close(struct spool *sp);
 
+/*
+ * The daemon's start-up checks of an open spool: every directory on the
+ * spool's filesystem (a rename cannot cross filesystems, and a move must
+ * be one rename), none on NFS (whose rename and locking do not keep the
+ * promises the protocol needs), and none writable by everyone without the
+ * sticky bit (anyone could then delete or replace others' jobs). -EINVAL
+ * with what is wrong and how to fix it in err.
+ */
+int spool_check(struct spool *sp, char *err, size_t errlen);
+
 /* "pending", ...: the directory of a state (state_name()). */
 const char *spool_dir_name(enum job_state s);
 

@@ -2340,6 +2340,9 @@ main(int argc, char **argv)
 	rc = EX_CANTCREAT;
 	if (spool_open(d.cfg.spool, true, &d.sp, err, sizeof(err)) < 0)
 		goto fail;
+	rc = EX_CONFIG;
+	if (spool_check(&d.sp, err, sizeof(err)) < 0)
+		goto fail;
 	rc = EX_TEMPFAIL;
 	if (spool_lock(&d.sp, &holder, err, sizeof(err)) < 0)
 		goto fail;

@@ -3,7 +3,7 @@
 # dropped twice (a nightly batch) gives two distinct completed jobs; a
 # second daemon on the same spool is refused, naming the first one's pid.
 . "$(dirname "$0")/lib.sh"
-plan 8
+plan 11
 SETTLE=200ms setup
 for i in 1 2 3 4 5; do job "$T/spool/pending/early$i.yaml" "v$i" test; done
 start_daemon
@@ -33,5 +33,15 @@ for id in $ids; do
 	cli history --job "$id" --json | jq -e 'map(.event) | index("completed")' >/dev/null && n=$((n + 1))
 done
 is "$n" 2 "each with its own history"
+stop_daemon
+
+# A spool anyone may write without the sticky bit is refused, and says why.
+chmod 0777 "$T/spool/pending"
+"$SYNCSPOOLD" -c "$T/syncspool.yaml" 2>"$T/refused.err"
+is "$?" 78 "a world-writable pending without the sticky bit is refused"
+grep -q "pending is writable by everyone without the sticky bit" "$T/refused.err"; ok $? "with the reason ($(cat "$T/refused.err"))"
+chmod 1777 "$T/spool/pending"
+start_daemon
+kill -0 "$DPID"; ok $? "with the sticky bit it starts"
 stop_daemon
 done_testing
