@@ -58,6 +58,7 @@
 #include "config.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "record.h"
 #include "runner.h"
 #include "sched.h"
@@ -69,6 +70,7 @@
 #define KILL_GRACE_MS 5000   /* SIGTERM to SIGKILL after a timeout or stop */
 #define IO_RETRY_MS 1000     /* a failed move, fsync or commit is retried */
 #define SPACE_CHECK_MS 1000  /* how often free space is measured */
+#define METRICS_EVERY_MS 5000 /* how often the metrics file is written */
 #define PRUNE_BATCH 200      /* jobs or events pruned per loop pass, at most */
 #define PRUNE_IDLE_MS 60000  /* retention's pace when nothing is due */
 #define PRUNE_BUSY_MS 200    /* ... and while old things remain */
@@ -154,6 +156,8 @@ struct daemon {
 	int64_t space_checked;        /* mono ms */
 	bool rescan_wanted;
 	int64_t prune_at;             /* mono ms: the next retention step */
+	struct metrics metrics;
+	int64_t metrics_at;           /* mono ms: the next metrics file */
 	int64_t prune_from[2];        /* completed, failed: history time reached */
 	uint64_t rnd;
 	uint64_t seq;
@@ -512,6 +516,107 @@ run_unlink(struct daemon *d, struct drun *r)
 	}
 }
 
+/* ---- metrics ---- */
+
+static void
+count_attempt(struct daemon *d, const char *provider)
+{
+	struct metrics_provider *mp = metrics_provider(&d->metrics, provider);
+
+	if (mp != NULL)
+		mp->attempts++;
+}
+
+/* What an attempt's end adds to the counters. */
+static void
+count_outcome(struct daemon *d, const struct drun *r)
+{
+	struct metrics_provider *mp;
+	enum metrics_reason why;
+
+	if (r->run.adopted)
+		return; /* its duration and outcome are unknown */
+	mp = metrics_provider(&d->metrics, djob_provider(r->job));
+	if (mp == NULL)
+		return;
+	metrics_duration(mp, r->rs.duration_ms);
+	if (r->ev == EV_RETRY_SCHEDULED)
+		mp->retries++;
+	if (r->ev != EV_RETRY_SCHEDULED && r->ev != EV_FAILED &&
+	    r->ev != EV_EXPIRED)
+		return;
+	why = r->ev == EV_EXPIRED ? REASON_EXPIRED
+	      : r->timed_out	  ? REASON_TIMEOUT
+	      : r->rs.signal != 0 ? REASON_SIGNAL
+				  : REASON_EXIT;
+	mp->failures[why]++;
+}
+
+static int
+metrics_count_vp(const char *provider, const char *venue,
+		 const struct vpstat *st, void *arg)
+{
+	struct metrics_provider *mp = metrics_provider(arg, provider);
+
+	(void)venue;
+	if (mp != NULL) {
+		mp->jobs[STATE_COMPLETED] += st->counts[STATE_COMPLETED];
+		mp->jobs[STATE_FAILED] += st->counts[STATE_FAILED];
+	}
+	return 0;
+}
+
+/* Fill the gauges and write the metrics file. */
+static void
+metrics_update(struct daemon *d)
+{
+	int64_t now = util_now_ms();
+	struct table_entry *e = NULL;
+	char err[ERRLEN], *text;
+	struct statvfs vfs;
+	size_t pos = 0;
+
+	d->metrics_at = util_mono_ms() + METRICS_EVERY_MS;
+	if (d->cfg.metrics == NULL)
+		return;
+	metrics_clear_gauges(&d->metrics);
+	for (size_t i = 0; i < d->cfg.nproviders; i++)
+		metrics_provider(&d->metrics, d->cfg.providers[i].name);
+	/* Live jobs from memory; finished ones from the per-vp counts. */
+	while ((e = table_next(&d->jobs, &pos, e)) != NULL) {
+		struct djob *j = e->value;
+		struct metrics_provider *mp =
+			metrics_provider(&d->metrics, djob_provider(j));
+		if (mp == NULL || j->state <= STATE_NONE ||
+		    j->state >= STATE_COUNT)
+			continue;
+		mp->jobs[j->state]++;
+		if (j->state == STATE_PENDING && now - j->created >
+		    mp->oldest_pending_ms)
+			mp->oldest_pending_ms = now - j->created;
+	}
+	store_vps(d->st, metrics_count_vp, &d->metrics);
+	for (size_t i = 0; i < d->metrics.nprovs; i++) {
+		struct sched_provider *sp = sched_provider_find(
+			&d->sched, d->metrics.provs[i].name);
+		d->metrics.provs[i].breaker_open =
+			sp != NULL && sp->breaker.state != BREAKER_CLOSED;
+	}
+	if (fstatvfs(d->sp.root_fd, &vfs) == 0) {
+		if (vfs.f_blocks > 0)
+			d->metrics.free_space =
+				(double)vfs.f_bavail / (double)vfs.f_blocks;
+		if (vfs.f_files > 0)
+			d->metrics.free_inodes =
+				(double)vfs.f_favail / (double)vfs.f_files;
+	}
+	if (metrics_format(&d->metrics, &text) < 0)
+		return;
+	if (metrics_write(d->cfg.metrics, text, err, sizeof(err)) < 0)
+		log_warn("event=metrics_failed error=\"%s\"", err);
+	free(text);
+}
+
 /* ---- moving a job on ---- */
 
 /*
@@ -795,6 +900,7 @@ run_apply(struct daemon *d, struct drun *r)
 	j->run = NULL;
 	j->next_attempt = next;
 	breaker_feed(d, djob_provider(j), r->ev);
+	count_outcome(d, r);
 	emit(d, j, r->ev, &r->rs, r->error[0] ? r->error : NULL, r->result);
 	/* Neither an interruption nor a deferral uses an attempt. */
 	if ((r->ev == EV_INTERRUPTED || r->ev == EV_DEFERRED) &&
@@ -1018,6 +1124,12 @@ park(struct daemon *d, const char *name, const struct stat *st,
 	scopy(r.last_error, sizeof(r.last_error), reason);
 	store_put_job(d->st, &r);
 	emit_rec(d, &r, ev, reason);
+	if (ev == EV_INVALID) {
+		struct metrics_provider *mp = metrics_provider(&d->metrics,
+							       r.provider);
+		if (mp != NULL)
+			mp->failures[REASON_INVALID]++;
+	}
 	return 0;
 }
 
@@ -1397,6 +1509,7 @@ start_job(struct daemon *d, struct djob *j)
 	d->runs = r;
 	sched_start(&d->sched, j->sj.group);
 	j->next_attempt = 0;
+	count_attempt(d, djob_provider(j));
 	emit(d, j, EV_STARTED, NULL, NULL, NULL);
 	djob_put(d, j);
 out:
@@ -1532,6 +1645,8 @@ arm_timer(struct daemon *d)
 		at = d->io_retry_at;
 	if (d->prune_at < at)
 		at = d->prune_at;
+	if (d->cfg.metrics != NULL && d->metrics_at < at)
+		at = d->metrics_at;
 	if (d->space_low && now + SPACE_CHECK_MS < at)
 		at = now + SPACE_CHECK_MS;
 	if (d->stopping && d->stop_deadline < at)
@@ -2237,6 +2352,8 @@ loop(struct daemon *d)
 		schedule(d);
 		if (now >= d->prune_at && !d->stopping)
 			retention_step(d);
+		if (now >= d->metrics_at)
+			metrics_update(d);
 		flush(d);
 		if (d->stopping && d->runs == NULL && store_pending(d->st) == 0)
 			return 0;
@@ -2283,6 +2400,7 @@ daemon_free(struct daemon *d)
 	}
 	table_free(&d->cands);
 	table_free(&d->coalesce);
+	metrics_free(&d->metrics);
 	sched_free(&d->sched);
 	if (d->st != NULL)
 		store_close(d->st);
@@ -2358,6 +2476,7 @@ main(int argc, char **argv)
 	table_init(&d.jobs);
 	table_init(&d.cands);
 	table_init(&d.coalesce);
+	metrics_init(&d.metrics, util_now_ms());
 	rc = EX_OSERR;
 	/* The watches exist before the scan, so nothing falls between. */
 	if (setup_fds(&d, err, sizeof(err)) < 0)

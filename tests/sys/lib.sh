@@ -89,6 +89,7 @@ write_config() {
 		echo "log_max: ${LOG_MAX:-64KiB}"
 		echo "shutdown_grace: ${GRACE:-5s}"
 		[ -n "${RETENTION:-}" ] && echo "retention: $RETENTION"
+		[ -n "${METRICS:-}" ] && echo "metrics: $METRICS"
 		echo "providers:"
 		echo "  test:"
 		echo "    command: [$HANDLER]"

@@ -1,0 +1,29 @@
+#!/bin/sh
+# The metrics file: Prometheus text that node_exporter's textfile
+# collector reads, rewritten atomically with jobs by state and provider,
+# attempts, retries, failures by reason and handler durations.
+. "$(dirname "$0")/lib.sh"
+plan 8
+MAX_ATTEMPTS=2 METRICS=metrics.prom setup
+start_daemon
+
+drop ok.yaml v1 test
+drop flaky.yaml v2 test 'options: {fail_attempts: 1}'
+drop bad.yaml v3 test 'options: {exit: 65}'
+drop later.yaml v4 test 'not_before: 2099-01-01T00:00:00Z'
+printf 'not: [valid\n' >"$T/spool/pending/junk.yaml"
+wait_for 10 count_is completed 2 && wait_for 10 count_is failed 2
+m=$T/metrics.prom
+val() { awk -v k="$1" '$1 == k { print $2 }' "$m"; }
+wait_for 12 sh -c "grep -q 'syncspool_jobs{provider=\"test\",state=\"completed\"} 2' $m"
+ok $? "jobs by state: completed"
+is "$(val 'syncspool_jobs{provider="test",state="pending"}')" 1 "pending"
+is "$(val 'syncspool_attempts_total{provider="test"}')" 4 "attempts"
+is "$(val 'syncspool_retries_total{provider="test"}')" 1 "retries"
+is "$(val 'syncspool_failures_total{provider="test",reason="exit"}')" 2 "failures by reason: exit (the retried one and the failed one)"
+is "$(val 'syncspool_failures_total{provider="",reason="invalid"}')" 1 "invalid files"
+is "$(val 'syncspool_handler_duration_seconds_count{provider="test"}')" 4 "handler duration histogram"
+# Every line is a comment or "name{labels} value": what the collector parses.
+is "$(grep -v '^#' "$m" | grep -cvE '^[a-z_]+(\{[^}]*\})? [0-9.+eInf-]+$')" 0 "the file is well-formed"
+stop_daemon
+done_testing
