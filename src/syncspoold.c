@@ -70,6 +70,8 @@
 #define KILL_GRACE_MS 5000   /* SIGTERM to SIGKILL after a timeout or stop */
 #define IO_RETRY_MS 1000     /* a failed move, fsync or commit is retried */
 #define SPACE_CHECK_MS 1000  /* how often free space is measured */
+#define FLUSH_MS 10           /* group commit: at most one flush this often */
+#define FLUSH_MAX_OPS 512     /* ... unless this many changes wait */
 #define METRICS_EVERY_MS 5000 /* how often the metrics file is written */
 #define PRUNE_BATCH 200      /* jobs or events pruned per loop pass, at most */
 #define PRUNE_IDLE_MS 60000  /* retention's pace when nothing is due */
@@ -110,7 +112,6 @@ struct drun {
 	bool timed_out;
 	bool cancelled;               /* its file left processing */
 	bool exited;                  /* pidfd readable; reap pending */
-	bool gated;                   /* waiting for the flush to open it */
 	/* Set at the reap: what the attempt's end means. */
 	bool reaped;
 	struct run_status rs;
@@ -121,6 +122,7 @@ struct drun {
 	char cancel_why[96];          /* why its file left processing */
 	uint64_t defer_ms;            /* EV_DEFERRED: the handler's retry_after */
 	int64_t retry_at;             /* mono ms: retry a failed move */
+	int slot;                     /* its line in db/running; -1: none */
 	struct drun *next;
 };
 
@@ -157,7 +159,13 @@ struct daemon {
 	bool rescan_wanted;
 	int64_t prune_at;             /* mono ms: the next retention step */
 	struct metrics metrics;
+	int running_fd;               /* db/running */
+	bool *slot_used;
+	size_t nslots;
+	struct slot *old_slots;       /* what the last daemon left, at start */
+	size_t nold_slots;
 	int64_t metrics_at;           /* mono ms: the next metrics file */
+	int64_t flushed_at;           /* mono ms: the last flush */
 	int64_t prune_from[2];        /* completed, failed: history time reached */
 	uint64_t rnd;
 	uint64_t seq;
@@ -461,7 +469,123 @@ want_io_retry(struct daemon *d)
 		d->io_retry_at = at;
 }
 
-/* ---- runs ---- */
+/* ---- the running file ---- */
+
+/*
+ * db/running names the handler running in each worker slot, one fixed
+ * line per slot: "<job id> <pid> <starttime> <boot id>", blank when free.
+ * A slot is written before its handler may exec, and not synced: what it
+ * guards against is a daemon that dies while its handler lives on, and
+ * the page cache survives that; after a power loss no handler survives.
+ * So a handler never runs without a trace a restarted daemon can find,
+ * and no fsync stands between a claim and the handler's start. One file
+ * rewritten in place, not a file per job: creating and deleting a file
+ * per job costs more than the write.
+ */
+#define SLOT_LEN 256
+#define RUNNING_NAME "running"
+
+struct slot {
+	char id[ID_MAX + 1];
+	pid_t pid;
+	uint64_t start_ticks;
+	char boot_id[BOOT_ID_LEN + 1];
+};
+
+static int
+slot_store(struct daemon *d, size_t i, const char *line)
+{
+	char buf[SLOT_LEN];
+	size_t n = strlen(line);
+
+	assert(n < SLOT_LEN);
+	memcpy(buf, line, n);
+	memset(buf + n, ' ', SLOT_LEN - 1 - n);
+	buf[SLOT_LEN - 1] = '\n';
+	if (pwrite(d->running_fd, buf, SLOT_LEN, (off_t)(i * SLOT_LEN)) !=
+	    SLOT_LEN)
+		return errno != 0 ? -errno : -EIO;
+	return 0;
+}
+
+/* Take a free slot for run and record its handler there. */
+static int
+slot_claim(struct daemon *d, const char *id, struct drun *r)
+{
+	char line[SLOT_LEN];
+	size_t i;
+
+	for (i = 0; i < d->nslots && d->slot_used[i]; i++)
+		;
+	if (i == d->nslots) {
+		bool *used = realloc(d->slot_used, (i + 1) * sizeof(*used));
+		if (used == NULL)
+			return -ENOMEM;
+		d->slot_used = used;
+		d->slot_used[d->nslots++] = false;
+	}
+	snprintf(line, sizeof(line), "%s %ld %llu %s", id, (long)r->run.pid,
+		 (unsigned long long)r->run.start_ticks,
+		 runner_boot_id() != NULL ? runner_boot_id() : "-");
+	if (slot_store(d, i, line) < 0)
+		return -EIO;
+	d->slot_used[i] = true;
+	r->slot = (int)i;
+	return 0;
+}
+
+static void
+slot_release(struct daemon *d, struct drun *r)
+{
+	if (r->slot < 0)
+		return;
+	slot_store(d, (size_t)r->slot, "");
+	d->slot_used[r->slot] = false;
+	r->slot = -1;
+}
+
+/* Read the slots a previous daemon left; *out is malloc'd. */
+static size_t
+slots_load(struct daemon *d, struct slot **out)
+{
+	char buf[SLOT_LEN + 1];
+	struct slot *v = NULL;
+	size_t n = 0;
+	struct stat st;
+
+	*out = NULL;
+	if (fstat(d->running_fd, &st) < 0 || st.st_size < SLOT_LEN)
+		return 0;
+	n = (size_t)st.st_size / SLOT_LEN;
+	v = calloc(n, sizeof(*v));
+	d->slot_used = calloc(n, sizeof(*d->slot_used));
+	if (v == NULL || d->slot_used == NULL) {
+		free(v);
+		return 0;
+	}
+	d->nslots = n;
+	for (size_t i = 0; i < n; i++) {
+		long pid;
+		unsigned long long ticks;
+		char id[ID_MAX + 1];
+
+		if (pread(d->running_fd, buf, SLOT_LEN, (off_t)(i * SLOT_LEN)) !=
+		    SLOT_LEN)
+			break;
+		buf[SLOT_LEN] = '\0';
+		/* A torn or blank line is as good as none. */
+		if (sscanf(buf, "%128s %ld %llu %36s", id, &pid, &ticks,
+			   v[i].boot_id) != 4 || pid <= 0)
+			continue;
+		scopy(v[i].id, sizeof(v[i].id), id);
+		v[i].pid = (pid_t)pid;
+		v[i].start_ticks = ticks;
+	}
+	*out = v;
+	return n;
+}
+
+/* ---- runs ---- *//* ---- runs ---- */
 
 static void
 run_signal(struct drun *r, int sig)
@@ -663,6 +787,7 @@ run_conclude(struct daemon *d, struct drun *r)
 	r->rs.exit_code = -1;
 	runner_reap(&r->run, &r->rs);
 	r->reaped = true;
+	slot_release(d, r);
 	sched_done(&d->sched, j->sj.group);
 	snprintf(rname, sizeof(rname), "%s.result", j->id);
 	runner_result_read(d->sp.logs_fd, rname, r->result);
@@ -1501,7 +1626,15 @@ start_job(struct daemon *d, struct djob *j)
 	r->job = j;
 	r->timeout_ms = p->timeout_ms;
 	r->deadline = util_mono_ms() + (int64_t)p->timeout_ms;
-	r->gated = true;
+	/*
+	 * The handler may run once its pid is where a restarted daemon will
+	 * look; if that cannot be written, it never runs (the gate's EOF).
+	 */
+	r->slot = -1;
+	if (slot_claim(d, j->id, r) < 0 || runner_release(&r->run) < 0) {
+		runner_signal(&r->run, SIGKILL);
+		log_error("event=gate_failed job=%s", j->id);
+	}
 	rc = run_watch(d, r);
 	assert(rc == 0); /* epoll_ctl on fresh fds fails only on ENOMEM */
 	j->run = r;
@@ -1585,9 +1718,42 @@ runs_reap(struct daemon *d)
 }
 
 /*
- * Make the moves durable, then record them, then let the handlers whose
- * start is now on record run.
+ * Make the moves durable, then record them: nothing is reported done
+ * that is not on disk. Many jobs' moves share one fsync per directory and
+ * one commit.
  */
+static void flush(struct daemon *d);
+
+static bool
+flush_due(const struct daemon *d)
+{
+	bool dirty = store_pending(d->st) > 0;
+
+	for (int s = STATE_PENDING; s < STATE_COUNT && !dirty; s++)
+		dirty = d->dirty[s];
+	return dirty;
+}
+
+/*
+ * Group commit: while jobs stream through, flush at most every FLUSH_MS,
+ * so one fsync per directory and one commit serve many jobs. Nothing
+ * waits on a flush to run (see db/running), so this delays only when
+ * history shows an event, by FLUSH_MS at most.
+ */
+static void
+flush_maybe(struct daemon *d)
+{
+	int64_t now = util_mono_ms();
+
+	if (!flush_due(d))
+		return;
+	if (now - d->flushed_at < FLUSH_MS &&
+	    store_pending(d->st) < FLUSH_MAX_OPS && !d->stopping)
+		return;
+	d->flushed_at = now;
+	flush(d);
+}
+
 static void
 flush(struct daemon *d)
 {
@@ -1614,13 +1780,6 @@ flush(struct daemon *d)
 			return;
 		}
 	}
-	for (struct drun *r = d->runs; r != NULL; r = r->next) {
-		if (!r->gated)
-			continue;
-		r->gated = false;
-		if (runner_release(&r->run) < 0)
-			log_warn("event=gate_failed job=%s", r->job->id);
-	}
 }
 
 static void
@@ -1645,6 +1804,8 @@ arm_timer(struct daemon *d)
 		at = d->io_retry_at;
 	if (d->prune_at < at)
 		at = d->prune_at;
+	if (flush_due(d) && d->flushed_at + FLUSH_MS < at)
+		at = d->flushed_at + FLUSH_MS;
 	if (d->cfg.metrics != NULL && d->metrics_at < at)
 		at = d->metrics_at;
 	if (d->space_low && now + SPACE_CHECK_MS < at)
@@ -2009,11 +2170,58 @@ on_signal(struct daemon *d)
 
 /* ---- start-up ---- */
 
+/*
+ * A job claimed and started by a daemon that died before any of it was
+ * committed: its record, rebuilt from the file itself.
+ */
+static int
+rec_from_file(struct daemon *d, const char *name, const char *id,
+	      struct jobrec *rec)
+{
+	char err[ERRLEN], *buf = NULL;
+	struct job job = {0};
+	struct stat st;
+	size_t len;
+	int rc;
+
+	rc = spool_read_job(&d->sp, STATE_PROCESSING, name, JOB_MAX_SIZE, &buf,
+			    &len, &st, err, sizeof(err));
+	if (rc == 0)
+		rc = job_parse(buf, len, &job, err, sizeof(err));
+	if (rc == 0) {
+		jobrec_init(rec);
+		scopy(rec->id, sizeof(rec->id), id);
+		scopy(rec->name, sizeof(rec->name), name);
+		scopy(rec->venue, sizeof(rec->venue), job.venue_id);
+		scopy(rec->provider, sizeof(rec->provider), job.provider);
+		scopy(rec->sync_type, sizeof(rec->sync_type), job.sync_type);
+		rec->state = STATE_PROCESSING;
+		rec->priority = job.priority;
+		rec->not_before = job.not_before;
+		rec->created = util_now_ms();
+		rec->attempts = 1;
+		rec->max_attempts = job.max_attempts;
+		rec->ino = (uint64_t)st.st_ino;
+		if (config_provider(&d->cfg, job.provider) != NULL)
+			rec->max_attempts = effective_max_attempts(
+				config_provider(&d->cfg, job.provider),
+				job.max_attempts);
+		else if (rec->max_attempts == 0)
+			rec->max_attempts = 1;
+	}
+	job_free(&job);
+	free(buf);
+	return rc;
+}
+
 /* A job file found in processing at start: wait for it, or requeue it. */
 static void
 recover_processing(struct daemon *d, const char *name)
 {
-	char id[ID_MAX + 1];
+	char id[ID_MAX + 1], hboot[BOOT_ID_LEN + 1];
+	uint64_t hstart = 0;
+	pid_t hpid = 0;
+	int hslot;
 	struct jobrec rec;
 	struct djob *j;
 	struct drun *r;
@@ -2021,7 +2229,9 @@ recover_processing(struct daemon *d, const char *name)
 
 	if (spool_name_ignored(name))
 		return;
-	if (spool_name_to_id(name, id) < 0 || store_job_get(d->st, id, &rec) < 0) {
+	if (spool_name_to_id(name, id) < 0 ||
+	    (store_job_get(d->st, id, &rec) < 0 &&
+	     rec_from_file(d, name, id, &rec) < 0)) {
 		/* Not ours: hand it back to pending as a new upload. */
 		if (spool_move(&d->sp, STATE_PROCESSING, name, STATE_PENDING,
 			       NULL) == 0) {
@@ -2037,9 +2247,30 @@ recover_processing(struct daemon *d, const char *name)
 	djob_from_rec(j, &rec);
 	j->state = STATE_PROCESSING;
 	p = config_provider(&d->cfg, rec.provider);
+	/* The running file is newer than the record when the daemon died early. */
+	hslot = -1;
+	for (size_t i = 0; i < d->nold_slots; i++)
+		if (strcmp(d->old_slots[i].id, id) == 0)
+			hslot = (int)i;
+	if (hslot >= 0) {
+		hpid = d->old_slots[hslot].pid;
+		hstart = d->old_slots[hslot].start_ticks;
+		scopy(hboot, sizeof(hboot), d->old_slots[hslot].boot_id);
+	} else {
+		hpid = rec.pid;
+		hstart = rec.pid_start;
+		scopy(hboot, sizeof(hboot), rec.boot_id);
+	}
 	r = calloc(1, sizeof(*r));
-	if (r != NULL && rec.pid > 0 &&
-	    runner_adopt(rec.pid, rec.pid_start, rec.boot_id, &r->run) == 0) {
+	if (r != NULL)
+		r->slot = -1;
+	if (r != NULL && hpid > 0 &&
+	    runner_adopt(hpid, hstart, hboot, &r->run) == 0) {
+		/* It keeps its line until it ends. */
+		if (hslot >= 0) {
+			d->slot_used[hslot] = true;
+			r->slot = hslot;
+		}
 		r->job = j;
 		r->timeout_ms = p != NULL ? p->timeout_ms : 300000;
 		r->deadline = util_mono_ms() + (int64_t)r->timeout_ms;
@@ -2175,12 +2406,20 @@ startup(struct daemon *d)
 	char *names, *p;
 	size_t count;
 
+	d->nold_slots = slots_load(d, &d->old_slots);
 	if (list_dir(d, STATE_PROCESSING, &names, &count) == 0) {
 		p = names;
 		for (size_t i = 0; i < count; i++, p += strlen(p) + 1)
 			recover_processing(d, p);
 		free(names);
 	}
+	/* Lines no adopted handler kept are free now. */
+	for (size_t i = 0; i < d->nslots; i++)
+		if (!d->slot_used[i])
+			slot_store(d, i, "");
+	free(d->old_slots);
+	d->old_slots = NULL;
+	d->nold_slots = 0;
 	if (list_dir(d, STATE_PAUSED, &names, &count) == 0) {
 		p = names;
 		for (size_t i = 0; i < count; i++, p += strlen(p) + 1)
@@ -2354,12 +2593,13 @@ loop(struct daemon *d)
 			retention_step(d);
 		if (now >= d->metrics_at)
 			metrics_update(d);
-		flush(d);
-		if (d->stopping && d->runs == NULL && store_pending(d->st) == 0)
+		flush_maybe(d);
+		if (d->stopping && d->runs == NULL && !flush_due(d))
 			return 0;
 		if (d->stopping && !d->stop_killed && now >= d->stop_deadline)
 			stop_kill(d);
 		if (d->stop_killed) {
+			flush(d);
 			/* Their pids are on record: the next start requeues them. */
 			for (struct drun *r = d->runs; r != NULL; r = r->next)
 				runner_abandon(&r->run);
@@ -2401,6 +2641,10 @@ daemon_free(struct daemon *d)
 	table_free(&d->cands);
 	table_free(&d->coalesce);
 	metrics_free(&d->metrics);
+	free(d->slot_used);
+	free(d->old_slots);
+	if (d->running_fd >= 0)
+		close(d->running_fd);
 	sched_free(&d->sched);
 	if (d->st != NULL)
 		store_close(d->st);
@@ -2421,7 +2665,7 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	memset(&d, 0, sizeof(d));
-	d.epfd = d.ifd = d.sfd = d.tfd = -1;
+	d.epfd = d.ifd = d.sfd = d.tfd = d.running_fd = -1;
 	/*
 	 * Started with 0-2 closed, our own descriptors would take those
 	 * numbers, and a log line could land in a handler's pipe.
@@ -2464,6 +2708,14 @@ main(int argc, char **argv)
 	rc = EX_TEMPFAIL;
 	if (spool_lock(&d.sp, &holder, err, sizeof(err)) < 0)
 		goto fail;
+	rc = EX_CANTCREAT;
+	d.running_fd = openat(d.sp.db_fd, RUNNING_NAME,
+			      O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (d.running_fd < 0) {
+		snprintf(err, sizeof(err), "cannot open %s/db/%s: %s",
+			 d.sp.path, RUNNING_NAME, strerror(errno));
+		goto fail;
+	}
 	rc = EX_UNAVAILABLE;
 	snprintf(dbdir, sizeof(dbdir), "%s/db", d.sp.path);
 	if (store_open(dbdir, true, &d.st, err, sizeof(err)) < 0)
