@@ -4,7 +4,8 @@
 #   make run        build, then run the daemon in the foreground on ./spool
 #   make test       unit and system tests, then all of them again under
 #                   AddressSanitizer and UBSan
-#   make install    PREFIX, DESTDIR
+#   make install    PREFIX, DESTDIR, SYSCONFDIR, LOCALSTATEDIR (see install:)
+#   make uninstall  the same variables
 #
 # Objects go to $(B) (default build/); the sanitizer pass uses build-asan/.
 
@@ -12,6 +13,18 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
+SPOOLDIR ?= $(LOCALSTATEDIR)/spool/syncspool
+PKGLIBDIR ?= $(PREFIX)/lib/syncspool
+HANDLERDIR ?= $(PKGLIBDIR)/handlers
+DOCDIR ?= $(PREFIX)/share/doc/syncspool
+EXAMPLEDIR ?= $(DOCDIR)/examples
+# systemd reads /usr/local/lib/... as well as /usr/lib/..., so these follow
+# PREFIX.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 B ?= build
 CC ?= cc
@@ -90,20 +103,121 @@ test: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(MAKE) asan-test
 
-install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8
-	install -m 755 syncspoold $(DESTDIR)$(SBINDIR)/
-	install -m 755 syncspool $(DESTDIR)$(BINDIR)/
-	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+# What install puts in place. The programs are taken from $(B), not the
+# top-level copies, so that a test (tests/sys/install.t) or a package
+# build can name the binaries it has built: SYNCSPOOLD_BIN=... .
+SYNCSPOOLD_BIN ?= $(B)/syncspoold
+SYNCSPOOL_BIN ?= $(B)/syncspool
+HANDLERS = contrib/handlers/demo contrib/handlers/webhook
+MAN_PAGES = $(wildcard man/*.1 man/*.5 man/*.8)
+CONF = $(SYSCONFDIR)/syncspool/syncspool.yaml
 
+# The default config, made to work from where it is installed: the tree's
+# relative spool and handler paths become the install's.
+CONFIG_SED = sed -e 's|\.\./spool|$(SPOOLDIR)|g' \
+	-e 's|\.\./contrib/handlers/|$(HANDLERDIR)/|g'
+# The contrib/systemd files are written for the default install; these
+# put in the paths of this one.
+SYSTEMD_SED = sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+	-e 's|/etc/syncspool/|$(SYSCONFDIR)/syncspool/|g' \
+	-e 's|/var/spool/syncspool|$(SPOOLDIR)|g'
+
+# The config in $(SYSCONFDIR) is written only when there is none: an
+# admin's edits are never overwritten. The default of this version is
+# always in $(EXAMPLEDIR) to compare with. The spool itself is created by
+# systemd-tmpfiles from the installed tmpfiles.d entry, not here.
+install: $(SYNCSPOOLD_BIN) $(SYNCSPOOL_BIN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(HANDLERDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(SYSCONFDIR)/syncspool \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(SYSUSERSDIR)
+	install -m 755 $(SYNCSPOOLD_BIN) $(DESTDIR)$(SBINDIR)/syncspoold
+	install -m 755 $(SYNCSPOOL_BIN) $(DESTDIR)$(BINDIR)/syncspool
+	for m in $(MAN_PAGES); do \
+		install -d $(DESTDIR)$(MANDIR)/man$${m##*.} && \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
+	done
+	install -m 755 $(HANDLERS) $(DESTDIR)$(HANDLERDIR)/
+	install -m 644 contrib/sftp/README.md $(DESTDIR)$(DOCDIR)/sftp-drop-box.md
+	$(CONFIG_SED) etc/syncspool.yaml >$(DESTDIR)$(EXAMPLEDIR)/syncspool.yaml
+	chmod 644 $(DESTDIR)$(EXAMPLEDIR)/syncspool.yaml
+	@if [ -e $(DESTDIR)$(CONF) ]; then \
+		echo "install: kept $(DESTDIR)$(CONF) as it is; this" \
+		     "version's default is $(DESTDIR)$(EXAMPLEDIR)/syncspool.yaml"; \
+	else \
+		echo "install -m 644 $(DESTDIR)$(EXAMPLEDIR)/syncspool.yaml $(DESTDIR)$(CONF)"; \
+		install -m 644 $(DESTDIR)$(EXAMPLEDIR)/syncspool.yaml \
+			$(DESTDIR)$(CONF); \
+	fi
+	$(SYSTEMD_SED) contrib/systemd/syncspoold.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/syncspoold.service
+	$(SYSTEMD_SED) contrib/systemd/syncspool.tmpfiles \
+		>$(DESTDIR)$(TMPFILESDIR)/syncspool.conf
+	$(SYSTEMD_SED) contrib/systemd/syncspool.sysusers \
+		>$(DESTDIR)$(SYSUSERSDIR)/syncspool.conf
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/syncspoold.service \
+		$(DESTDIR)$(TMPFILESDIR)/syncspool.conf \
+		$(DESTDIR)$(SYSUSERSDIR)/syncspool.conf
+
+# Removes what install put, but the config only while it is the default
+# that was installed (the copy in $(EXAMPLEDIR)): an edited one is kept,
+# and so is the spool with its jobs and history. Directories go when
+# empty.
 uninstall:
+	@conf=$(DESTDIR)$(CONF); ex=$(DESTDIR)$(EXAMPLEDIR)/syncspool.yaml; \
+	if [ -e "$$conf" ]; then \
+		if [ -e "$$ex" ] && cmp -s "$$conf" "$$ex"; then \
+			echo "rm -f $$conf"; rm -f "$$conf"; \
+		else \
+			echo "uninstall: kept $$conf: it is not the default" \
+		     "that was installed"; \
+		fi; \
+	fi
 	rm -f $(DESTDIR)$(SBINDIR)/syncspoold $(DESTDIR)$(BINDIR)/syncspool
-	cd man && for m in *.[158]; do \
-		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
+	for m in $(MAN_PAGES); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+	for h in $(HANDLERS); do rm -f $(DESTDIR)$(HANDLERDIR)/$${h##*/}; done
+	rm -f $(DESTDIR)$(EXAMPLEDIR)/syncspool.yaml \
+		$(DESTDIR)$(DOCDIR)/sftp-drop-box.md \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/syncspoold.service \
+		$(DESTDIR)$(TMPFILESDIR)/syncspool.conf \
+		$(DESTDIR)$(SYSUSERSDIR)/syncspool.conf
+	@for d in $(DESTDIR)$(HANDLERDIR) $(DESTDIR)$(PKGLIBDIR) \
+		$(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/syncspool; do \
+		rmdir "$$d" 2>/dev/null || :; done
 
 clean:
 	rm -rf build build-asan $(PROGS)
+
+# make bench: the performance figures of issue 6 (tests/bench/README.md).
+# Not part of `make test`: it takes about 15 minutes. Everything is built
+# with -O2 into build-bench/; the results are printed and written as JSON
+# to build-bench/bench-<date>.json. `make bench-profile` runs a smaller
+# burst under callgrind (and perf, where it can sample).
+BENCH_B = build-bench
+BENCH_PROGS = floor handler-stamp fill-history
+
+.PHONY: bench bench-build bench-profile
+
+bench:
+	@$(MAKE) --no-print-directory B=$(BENCH_B) OPT="-O2 -g" bench-build
+	SYNCSPOOLD=$(CURDIR)/$(BENCH_B)/syncspoold \
+	SYNCSPOOL=$(CURDIR)/$(BENCH_B)/syncspool BENCH_BIN=$(CURDIR)/$(BENCH_B) \
+		bash tests/bench/run.sh
+
+bench-profile:
+	@$(MAKE) --no-print-directory B=$(BENCH_B) OPT="-O2 -g" bench-build
+	SYNCSPOOLD=$(CURDIR)/$(BENCH_B)/syncspoold \
+	SYNCSPOOL=$(CURDIR)/$(BENCH_B)/syncspool BENCH_BIN=$(CURDIR)/$(BENCH_B) \
+		bash tests/bench/profile.sh
+
+bench-build: $(B)/syncspoold $(B)/syncspool $(BENCH_PROGS:%=$(B)/%)
+
+$(B)/floor: tests/bench/floor.c | $(B)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -llmdb
+$(B)/handler-stamp: tests/bench/handler-stamp.c | $(B)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
+$(B)/fill-history: tests/bench/fill-history.c $(B)/libsyncspool.a $(HDR) | $(B)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libsyncspool.a $(LDFLAGS) $(LIBS)

@@ -5,7 +5,8 @@
 set -u
 
 pkgs="build-essential pkg-config libyaml-dev liblmdb-dev libjansson-dev \
-libcmocka-dev inotify-tools perl jq lmdb-utils"
+libcmocka-dev inotify-tools perl jq lmdb-utils curl openssh-client \
+openssh-server mandoc"
 
 missing=""
 have_pc() { pkg-config --exists "$1" 2>/dev/null; }
@@ -21,6 +22,10 @@ have_cmd inotifywait || missing="$missing inotify-tools"
 have_cmd prove || missing="$missing perl"
 have_cmd jq || missing="$missing jq"
 have_cmd mdb_stat || missing="$missing lmdb-utils"
+have_cmd curl || missing="$missing curl"
+have_cmd sftp || missing="$missing openssh-client"
+{ have_cmd sshd || [ -x /usr/sbin/sshd ]; } || missing="$missing openssh-server"
+have_cmd mandoc || missing="$missing mandoc"
 
 [ -z "$missing" ] && exit 0
 

@@ -59,6 +59,7 @@
 #include "job.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "record.h"
 #include "runner.h"
 #include "sched.h"
@@ -157,6 +158,7 @@ struct daemon {
 	bool space_low;
 	int64_t space_checked;        /* mono ms */
 	bool rescan_wanted;
+	bool lease_warned;            /* said once that leases are not ours */
 	int64_t prune_at;             /* mono ms: the next retention step */
 	struct metrics metrics;
 	int running_fd;               /* db/running */
@@ -1333,9 +1335,20 @@ accept_file(struct daemon *d, struct cand *c)
 			  st.st_ctim.tv_nsec / 1000000;
 		if (now < changed + (int64_t)d->cfg.settle_ms)
 			return ACCEPT_LATER;
-		if (S_ISREG(st.st_mode) &&
-		    spool_has_writer(&d->sp, STATE_PENDING, name) == 1)
-			return ACCEPT_LATER;
+		if (S_ISREG(st.st_mode)) {
+			int w = spool_has_writer(&d->sp, STATE_PENDING, name);
+			if (w == 1)
+				return ACCEPT_LATER;
+			if ((w == -EACCES || w == -EPERM) && !d->lease_warned) {
+				/* Not the file's owner and no CAP_LEASE. */
+				d->lease_warned = true;
+				log_warn("event=no_leases msg=\"cannot ask whether "
+					 "an upload is still open for writing "
+					 "(%s); relying on the settle time alone. "
+					 "Grant syncspoold CAP_LEASE\"",
+					 strerror(-w));
+			}
+		}
 	}
 
 	rc = spool_read_job(&d->sp, STATE_PENDING, name, JOB_MAX_SIZE, &buf,
@@ -2092,6 +2105,17 @@ retention_step(struct daemon *d)
 
 /* ---- signals ---- */
 
+/* Tell systemd (Type=notify) how we are; nobody listening is fine. */
+static void
+tell_manager(const char *state)
+{
+	int rc = notify_send(state);
+
+	if (rc < 0)
+		log_warn("event=notify_failed state=%s error=\"%s\"", state,
+			 strerror(-rc));
+}
+
 /* The config's limits into the scheduler: at start and on SIGHUP. */
 static void
 apply_limits(struct daemon *d)
@@ -2116,9 +2140,11 @@ reload(struct daemon *d)
 	char err[ERRLEN];
 	char *spool;
 
+	tell_manager("RELOADING=1");
 	if (config_load(d->config_path, &cfg, err, sizeof(err)) < 0) {
 		log_error("event=reload_refused error=\"%s\" msg=\"keeping the "
 			  "running config\"", err);
+		tell_manager("READY=1");
 		return -EINVAL;
 	}
 	spool = realpath(cfg.spool, NULL);
@@ -2127,6 +2153,7 @@ reload(struct daemon *d)
 			  "on reload; restart syncspoold to move it\"");
 		free(spool);
 		config_free(&cfg);
+		tell_manager("READY=1");
 		return -EINVAL;
 	}
 	free(spool);
@@ -2135,6 +2162,7 @@ reload(struct daemon *d)
 	apply_limits(d);
 	log_info("event=reloaded config=%s providers=%zu", d->config_path,
 		 d->cfg.nproviders);
+	tell_manager("READY=1");
 	return 0;
 }
 
@@ -2144,6 +2172,7 @@ begin_stop(struct daemon *d, int sig)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	tell_manager("STOPPING=1");
 	d->stop_deadline = util_mono_ms() + (int64_t)d->cfg.shutdown_grace_ms;
 	log_info("event=stopping signal=%s running=%u grace_ms=%llu",
 		 sigabbrev_np(sig), d->sched.running,
@@ -2737,6 +2766,8 @@ main(int argc, char **argv)
 		 (long)getpid(), d.sp.path, d.config_path, d.cfg.workers);
 	startup(&d);
 	flush(&d);
+	/* Ready: the lock is held, the spool watched and scanned. */
+	tell_manager("READY=1");
 	rc = loop(&d);
 	log_info("event=exit status=%d", rc);
 	daemon_free(&d);
