@@ -50,6 +50,7 @@ enum config_top_key {
 	TOP_LOG_MAX,
 	TOP_SHUTDOWN_GRACE,
 	TOP_METRICS,
+	TOP_LOG,
 	TOP_RETENTION,
 	TOP_PROVIDERS,
 };
@@ -63,6 +64,7 @@ static const char *const config_top_keys[] = {
 	[TOP_LOG_MAX] = "log_max",
 	[TOP_SHUTDOWN_GRACE] = "shutdown_grace",
 	[TOP_METRICS] = "metrics",
+	[TOP_LOG] = "log",
 	[TOP_RETENTION] = "retention",
 	[TOP_PROVIDERS] = "providers",
 	NULL,
@@ -267,6 +269,24 @@ config_bool_read(struct yamlev *ye, const char *what, bool *out)
 		}
 	}
 	return yamlev_error(ye, NULL, "%s: '%s' is not true or false", what,
+			    yamlev_quote(v, q));
+}
+
+/* Where the daemon logs: "stderr" (journald reads it) or "syslog". */
+static int
+config_log_read(struct yamlev *ye, const char *what, bool *syslog_out)
+{
+	char q[YAMLEV_QUOTE_MAX];
+	const char *v;
+	int rc;
+
+	if ((rc = yamlev_scalar(ye, what, &v)) < 0)
+		return rc;
+	if (strcmp(v, "stderr") == 0 || strcmp(v, "syslog") == 0) {
+		*syslog_out = strcmp(v, "syslog") == 0;
+		return 0;
+	}
+	return yamlev_error(ye, NULL, "%s: '%s' is not stderr or syslog", what,
 			    yamlev_quote(v, q));
 }
 
@@ -780,6 +800,8 @@ config_top_value(struct yamlev *ye, struct config *cfg, int idx)
 					    &cfg->shutdown_grace_ms);
 	case TOP_METRICS:
 		return config_path_read(ye, key, cfg->dir, &cfg->metrics);
+	case TOP_LOG:
+		return config_log_read(ye, key, &cfg->log_syslog);
 	case TOP_RETENTION:
 		return config_retention_read(ye, cfg);
 	case TOP_PROVIDERS:

@@ -4,10 +4,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "log.h"
 
 static const char *log_prog = "syncspool";
+static bool log_syslog;
 
 void
 log_init(const char *prog)
@@ -16,18 +18,35 @@ log_init(const char *prog)
 }
 
 void
+log_use_syslog(bool on)
+{
+	if (on && !log_syslog)
+		openlog(log_prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	else if (!on && log_syslog)
+		closelog();
+	log_syslog = on;
+}
+
+void
 log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *names[] = {"error", "warn", "info"};
+	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO};
 	char line[2048];
 	va_list ap;
 	int n;
 
-	n = snprintf(line, sizeof(line), "%s: level=%s ", log_prog,
-		     names[level]);
+	n = log_syslog ? snprintf(line, sizeof(line), "level=%s ",
+				  names[level])
+		       : snprintf(line, sizeof(line), "%s: level=%s ",
+				  log_prog, names[level]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
+	if (log_syslog) {
+		syslog(prio[level], "%s", line);
+		return;
+	}
 	/* One write per line, so lines from one process never interleave. */
 	fprintf(stderr, "%s\n", line);
 }

@@ -1,17 +1,21 @@
 /*
  * log.h - the daemon's log: one line per event on stderr, as
  *   syncspoold: level=info event=started job=ID venue=V provider=P attempt=1
- * so that journald (or a grep) can pick fields out. Values with spaces
- * are the caller's to quote (log_quote() helps).
+ * so that journald (or a grep) can pick fields out, or the same to
+ * syslog(3) with `log: syslog`. Values with spaces are the caller's to
+ * quote (log_quote() helps).
  */
 #ifndef SYNCSPOOL_LOG_H
 #define SYNCSPOOL_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO };
 
 void log_init(const char *prog);
+/* Send lines to syslog(3) (facility daemon) instead of stderr, or back. */
+void log_use_syslog(bool on);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -2159,6 +2159,7 @@ reload(struct daemon *d)
 	free(spool);
 	config_free(&d->cfg);
 	d->cfg = cfg;
+	log_use_syslog(d->cfg.log_syslog);
 	apply_limits(d);
 	log_info("event=reloaded config=%s providers=%zu", d->config_path,
 		 d->cfg.nproviders);
@@ -2762,6 +2763,7 @@ main(int argc, char **argv)
 	/* The watches exist before the scan, so nothing falls between. */
 	if (setup_fds(&d, err, sizeof(err)) < 0)
 		goto fail;
+	log_use_syslog(d.cfg.log_syslog);
 	log_info("event=start pid=%ld spool=%s config=%s workers=%u",
 		 (long)getpid(), d.sp.path, d.config_path, d.cfg.workers);
 	startup(&d);

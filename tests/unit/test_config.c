@@ -105,6 +105,7 @@ test_every_key(void **state)
 		"log_max: 64KiB\n"
 		"shutdown_grace: 1m\n"
 		"metrics: ../spool/metrics.prom\n"
+		"log: syslog\n"
 		"retention: {completed: 1d, failed: 2d, history: 3d}\n"
 		"providers:\n"
 		"  square:\n"
@@ -135,6 +136,7 @@ test_every_key(void **state)
 	assert_int_equal(cfg.log_max, 65536);
 	assert_int_equal(cfg.shutdown_grace_ms, 60000);
 	assert_string_equal(cfg.metrics, "/srv/app/spool/metrics.prom");
+	assert_true(cfg.log_syslog);
 	assert_int_equal(cfg.retention_completed_ms, 86400000);
 	assert_int_equal(cfg.retention_failed_ms, 2 * 86400000);
 	assert_int_equal(cfg.retention_history_ms, 3 * 86400000);
@@ -371,7 +373,7 @@ static const struct invalid invalid_rows[] = {
 	/* Unknown and duplicate keys, at each level. */
 	{"unknown top-level key", "spool: s\nwrokers: 3\n" PROV, 2,
 	 "unknown key 'wrokers' at the top level (expected spool, workers, "
-	 "settle, rescan, min_free, log_max, shutdown_grace, metrics, "
+	 "settle, rescan, min_free, log_max, shutdown_grace, metrics, log, "
 	 "retention, providers)"},
 	{"unknown provider key",
 	 "spool: s\nproviders:\n  square:\n    command: [x]\n"
@@ -503,6 +505,9 @@ static const struct invalid invalid_rows[] = {
 	 "    command: [x]\n    rate: 0/min\n", 5, "'0/min' is not a rate"},
 	{"rate period 0", "spool: s\nproviders:\n  square:\n"
 	 "    command: [x]\n    rate: 5/0s\n", 5, "'5/0s' is not a rate"},
+	{"log neither stderr nor syslog", "spool: s\nlog: journal\nproviders:\n"
+	 "  square:\n    command: [x]\n", 2,
+	 "log: 'journal' is not stderr or syslog"},
 	{"coalesce not a boolean", "spool: s\nproviders:\n  square:\n"
 	 "    command: [x]\n    coalesce: yes\n", 5,
 	 "coalesce in provider 'square': 'yes' is not true or false"},
