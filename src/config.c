@@ -81,6 +81,7 @@ enum config_prov_key {
 	PROV_BREAKER,
 	PROV_MAX_AGE,
 	PROV_ENV,
+	PROV_MODE,
 };
 
 static const char *const config_prov_keys[] = {
@@ -94,6 +95,7 @@ static const char *const config_prov_keys[] = {
 	[PROV_BREAKER] = "breaker",
 	[PROV_MAX_AGE] = "max_age",
 	[PROV_ENV] = "env",
+	[PROV_MODE] = "mode",
 	NULL,
 };
 
@@ -270,6 +272,24 @@ config_bool_read(struct yamlev *ye, const char *what, bool *out)
 	}
 	return yamlev_error(ye, NULL, "%s: '%s' is not true or false", what,
 			    yamlev_quote(v, q));
+}
+
+/* How handlers run: "exec" (one process per attempt) or "persistent". */
+static int
+config_mode_read(struct yamlev *ye, const char *what, bool *persistent)
+{
+	char q[YAMLEV_QUOTE_MAX];
+	const char *v;
+	int rc;
+
+	if ((rc = yamlev_scalar(ye, what, &v)) < 0)
+		return rc;
+	if (strcmp(v, "exec") == 0 || strcmp(v, "persistent") == 0) {
+		*persistent = strcmp(v, "persistent") == 0;
+		return 0;
+	}
+	return yamlev_error(ye, NULL, "%s: '%s' is not exec or persistent",
+			    what, yamlev_quote(v, q));
 }
 
 /* Where the daemon logs: "stderr" (journald reads it) or "syslog". */
@@ -697,6 +717,8 @@ config_provider_value(struct yamlev *ye, struct provider *p, int idx,
 		return config_duration_read(ye, what, false, &p->max_age_ms);
 	case PROV_ENV:
 		return config_env_read(ye, p, in);
+	case PROV_MODE:
+		return config_mode_read(ye, what, &p->persistent);
 	}
 	return -EINVAL;
 }

@@ -17,7 +17,7 @@
  *   per provider: timeout 300s, max_attempts 5,
  *   backoff {initial: 30s, max: 1h}, concurrency 1, rate none,
  *   coalesce false, breaker {failures: 0 (off), cooldown: 10m},
- *   max_age 24h, env none. `command` is required.
+ *   max_age 24h, env none, mode exec. `command` is required.
  *
  * The command's first element, when it holds a '/', is resolved against
  * the config's directory; when it does not, it is looked up in
@@ -53,6 +53,7 @@ struct provider {
 	uint64_t max_age_ms;
 	char **env;                /* NULL-terminated "KEY=VALUE" strings */
 	size_t nenv;
+	bool persistent;           /* mode: persistent (default exec) */
 };
 
 struct config {

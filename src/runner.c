@@ -14,6 +14,7 @@
  * kill(-pid) up to the reap reaches our handler's group and nobody else.
  */
 #include <assert.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -265,7 +266,7 @@ struct runner_child {
 	char *const *argv;
 	char *const *envp;
 	int fds[4];           /* become 0, 1, 2 and RUNNER_GATE_FD */
-	int drop[3];          /* the daemon's ends: gate, stdout, stderr */
+	int drop[4];          /* the daemon's ends: gate, stdout, stderr, stdin */
 	unsigned maxfd;       /* for the close loop without close_range() */
 	sigset_t empty;
 };
@@ -317,7 +318,7 @@ runner_child_run(const struct runner_child *c)
 	 * The daemon's ends go first: were the child to keep the gate's
 	 * write end, EOF could never arrive on it after the daemon died.
 	 */
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (c->drop[i] >= 0)
 			close(c->drop[i]);
 	if (setpgid(0, 0) < 0)
@@ -574,6 +575,7 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 	c.drop[0] = gate[1];
 	c.drop[1] = out[0];
 	c.drop[2] = errp[0];
+	c.drop[3] = -1;
 	c.maxfd = RUNNER_CLOSE_MAX;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < c.maxfd)
 		c.maxfd = (unsigned)rl.rlim_cur;
@@ -1155,4 +1157,336 @@ runner_result_get(const char *result, const char *key, char *buf, size_t len)
 	memcpy(buf, found, flen);
 	buf[flen] = '\0';
 	return 0;
+}
+
+/* ---- persistent handlers ---- */
+
+static void
+runner_worker_env_fill(const struct provider *p, struct runner_envbuf *b)
+{
+	bool have_path = false;
+
+	for (size_t i = 0; p->env != NULL && i < p->nenv; i++) {
+		runner_env_add(b, "", p->env[i], false, NULL);
+		if (strncmp(p->env[i], "PATH=", 5) == 0)
+			have_path = true;
+	}
+	if (!have_path)
+		runner_env_add(b, "PATH", "", false, RUNNER_PATH);
+	runner_env_add(b, "SYNCSPOOL_PROVIDER", "", false, p->name);
+	runner_env_add(b, "SYNCSPOOL_MODE", "", false, "persistent");
+}
+
+int
+runner_start_worker(const struct provider *p, struct run *run, int *in_fd,
+		    char *err, size_t errlen)
+{
+	struct runner_envbuf b = {0};
+	struct runner_child c;
+	struct rlimit rl;
+	char **envp = NULL;
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	int gate[2] = {-1, -1};
+	pid_t pid = -1;
+	int r;
+
+	runner_run_init(run);
+	*in_fd = -1;
+	if (p->command == NULL || p->command[0] == NULL ||
+	    p->command[0][0] != '/') {
+		util_seterr(err, errlen, "provider %s: command must be an "
+			    "absolute path", p->name);
+		return -EINVAL;
+	}
+	runner_worker_env_fill(p, &b);
+	envp = malloc((b.n + 1) * sizeof(*envp) + b.bytes);
+	if (envp == NULL) {
+		util_seterr(err, errlen, "runner: out of memory");
+		return -ENOMEM;
+	}
+	b = (struct runner_envbuf){.vec = envp, .str = (char *)(envp + b.n + 1)};
+	runner_worker_env_fill(p, &b);
+	envp[b.n] = NULL;
+	if (pipe2(in, O_CLOEXEC) < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "pipe2: %s", strerror(-r));
+		goto fail;
+	}
+	/*
+	 * Room for a whole job line (64 KiB of job and its envelope): a line
+	 * is written only to an idle worker, whose pipe is then empty, so a
+	 * non-blocking write of it never stalls the daemon.
+	 */
+	(void)fcntl(in[1], F_SETPIPE_SZ, RUNNER_JOBLINE_MAX);
+	if (fcntl(in[1], F_SETFL, O_NONBLOCK) < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "fcntl: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = runner_pipe_make(out, err, errlen)) < 0 ||
+	    (r = runner_pipe_make(errp, err, errlen)) < 0)
+		goto fail;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "socketpair: %s", strerror(-r));
+		goto fail;
+	}
+	memset(&c, 0, sizeof(c));
+	c.argv = p->command;
+	c.envp = envp;
+	c.fds[0] = in[0];
+	c.fds[1] = out[1];
+	c.fds[2] = errp[1];
+	c.fds[3] = gate[0];
+	c.drop[0] = gate[1];
+	c.drop[1] = out[0];
+	c.drop[2] = errp[0];
+	c.drop[3] = in[1];
+	c.maxfd = RUNNER_CLOSE_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < c.maxfd)
+		c.maxfd = (unsigned)rl.rlim_cur;
+	sigemptyset(&c.empty);
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "fork: %s", strerror(-r));
+		goto fail;
+	}
+	if (pid == 0)
+		runner_child_run(&c);
+	(void)setpgid(pid, pid);
+	run->pid = pid;
+	runner_close(&in[0]);
+	runner_close(&out[1]);
+	runner_close(&errp[1]);
+	runner_close(&gate[0]);
+	run->out_fd = out[0];
+	run->err_fd = errp[0];
+	run->gate_fd = gate[1];
+	*in_fd = in[1];
+	in[1] = out[0] = errp[0] = gate[1] = -1;
+	run->pidfd = runner_pidfd_open(pid);
+	if (run->pidfd < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "pidfd_open(%d): %s", (int)pid,
+			    strerror(-r));
+		goto fail;
+	}
+	if ((r = runner_proc_start(pid, &run->start_ticks)) < 0) {
+		util_seterr(err, errlen, "/proc/%d/stat: %s", (int)pid,
+			    strerror(-r));
+		goto fail;
+	}
+	run->started_mono = util_mono_ms();
+	/* No job yet, so nothing to record first: it may start at once. */
+	if ((r = runner_release(run)) < 0) {
+		util_seterr(err, errlen, "gate: %s", strerror(-r));
+		goto fail;
+	}
+	free(envp);
+	return 0;
+fail:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	runner_close(in_fd);
+	runner_close(&in[0]);
+	runner_close(&in[1]);
+	runner_close(&out[0]);
+	runner_close(&out[1]);
+	runner_close(&errp[0]);
+	runner_close(&errp[1]);
+	runner_close(&gate[0]);
+	runner_close(&gate[1]);
+	runner_abandon(run);
+	runner_run_init(run);
+	free(envp);
+	return r;
+}
+
+int
+runner_log_begin(int logdir_fd, const char *job_id, unsigned attempt,
+		 pid_t pid, uint64_t log_max, struct run *run, char *err,
+		 size_t errlen)
+{
+	char head[160], when[RFC3339_LEN];
+	int n, r;
+
+	runner_run_init(run);
+	if ((r = runner_log_open(logdir_fd, job_id, run, err, errlen)) < 0)
+		return r;
+	run->pid = pid;
+	run->attempt = attempt;
+	run->log_max = log_max;
+	run->started_mono = util_mono_ms();
+	n = snprintf(head, sizeof(head), "=== attempt %u, started %s, "
+		     "persistent handler pid %d ===\n", attempt,
+		     util_time_format(util_now_ms(), when), (int)pid);
+	runner_log_write(run, head, (size_t)n);
+	return 0;
+}
+
+void
+runner_log_feed(struct run *run, const char *buf, size_t len)
+{
+	runner_line_feed(run, buf, len);
+	runner_log_output(run, buf, len);
+}
+
+void
+runner_log_end(struct run *run, const struct run_status *st)
+{
+	if (run->linelen > 0)
+		runner_line_end(run);
+	runner_footer_write(run, st);
+	runner_close(&run->log_fd);
+}
+
+int
+runner_job_line(const struct runner_spec *s, char **line, size_t *len)
+{
+	json_t *o, *opts;
+	char *text;
+	size_t n;
+
+	*line = NULL;
+	*len = 0;
+	opts = json_object();
+	o = json_object();
+	if (o == NULL || opts == NULL)
+		goto fail;
+	for (size_t i = 0; i < s->job->noptions; i++)
+		json_object_set_new(opts, s->job->options[i].key,
+				    json_string(s->job->options[i].value));
+	json_object_set_new(o, "job_id", json_string(s->job_id));
+	json_object_set_new(o, "venue_id", json_string(s->job->venue_id));
+	json_object_set_new(o, "provider", json_string(s->prov->name));
+	json_object_set_new(o, "sync_type", json_string(s->job->sync_type));
+	json_object_set_new(o, "attempt", json_integer(s->attempt));
+	json_object_set_new(o, "job_file", json_string(s->job_path));
+	json_object_set_new(o, "result_file", json_string(s->result_path));
+	json_object_set_new(o, "options", opts);
+	opts = NULL;
+	json_object_set_new(o, "job", json_stringn(s->content,
+						   s->content_len));
+	/* Compact, one line: JSON escapes every newline inside strings. */
+	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (text == NULL)
+		return -ENOMEM;
+	n = strlen(text);
+	if (n + 1 > RUNNER_JOBLINE_MAX) {
+		free(text);
+		return -E2BIG;
+	}
+	*line = realloc(text, n + 2);
+	if (*line == NULL) {
+		free(text);
+		return -ENOMEM;
+	}
+	(*line)[n] = '\n';
+	(*line)[n + 1] = '\0';
+	*len = n + 1;
+	return 0;
+fail:
+	json_decref(o);
+	json_decref(opts);
+	return -ENOMEM;
+}
+
+/* Keep a result value as a "key: value" line, as the result file would. */
+static void
+runner_reply_result(json_t *result, char out[RESULT_MAX + 1])
+{
+	const char *key;
+	json_t *v;
+	size_t at = 0;
+
+	out[0] = '\0';
+	json_object_foreach(result, key, v) {
+		char val[256], line[RESULT_MAX + 1];
+		int n;
+		if (json_is_string(v))
+			snprintf(val, sizeof(val), "%s", json_string_value(v));
+		else if (json_is_integer(v))
+			snprintf(val, sizeof(val), "%lld",
+				 (long long)json_integer_value(v));
+		else if (json_is_real(v))
+			snprintf(val, sizeof(val), "%g", json_real_value(v));
+		else if (json_is_boolean(v))
+			snprintf(val, sizeof(val), "%s",
+				 json_is_true(v) ? "true" : "false");
+		else
+			continue;
+		n = snprintf(line, sizeof(line), "%s: %s\n", key, val);
+		if (n < 0 || at + (size_t)n > RESULT_MAX)
+			break;
+		memcpy(out + at, line, (size_t)n + 1);
+		at += (size_t)n;
+	}
+	/* The same rules as a result file: only clean "key: value" lines. */
+	{
+		char raw[RESULT_MAX + 1];
+		size_t start = 0, outlen = 0;
+
+		memcpy(raw, out, at + 1);
+		for (size_t i = 0; i < at; i++) {
+			if (raw[i] != '\n')
+				continue;
+			if (!runner_result_line(raw + start, i - start, out,
+						&outlen))
+				break;
+			start = i + 1;
+		}
+		out[outlen] = '\0';
+	}
+}
+
+int
+runner_reply_parse(const char *line, size_t len, struct runner_reply *r,
+		   char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *o, *v;
+	int rc = -EINVAL;
+
+	memset(r, 0, sizeof(*r));
+	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	if (o == NULL || !json_is_object(o)) {
+		util_seterr(err, errlen, "the handler's reply is not a JSON "
+			    "object: %s", o == NULL ? je.text : "(not an "
+			    "object)");
+		goto out;
+	}
+	v = json_object_get(o, "job_id");
+	if (!json_is_string(v) || strlen(json_string_value(v)) > ID_MAX) {
+		util_seterr(err, errlen, "the handler's reply has no job_id");
+		goto out;
+	}
+	snprintf(r->job_id, sizeof(r->job_id), "%s", json_string_value(v));
+	v = json_object_get(o, "exit");
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 255) {
+		util_seterr(err, errlen, "the handler's reply has no exit "
+			    "status (0 to 255)");
+		goto out;
+	}
+	r->exit_code = (int)json_integer_value(v);
+	v = json_object_get(o, "error");
+	if (json_is_string(v)) {
+		snprintf(r->error, sizeof(r->error), "%s",
+			 json_string_value(v));
+		for (char *c = r->error; *c != '\0'; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+				*c = '?';
+	}
+	v = json_object_get(o, "result");
+	if (json_is_object(v))
+		runner_reply_result(v, r->result);
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
 }

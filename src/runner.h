@@ -169,4 +169,48 @@ int runner_result_read(int dirfd, const char *name, char out[RESULT_MAX + 1]);
 int runner_result_get(const char *result, const char *key, char *buf,
 		      size_t len);
 
+/*
+ * Persistent handlers (a provider's `mode: persistent`): the daemon keeps
+ * handler processes alive and feeds them jobs, one JSON line each on
+ * their stdin (runner_job_line()); each answers with one JSON line on its
+ * stdout, {"job_id": ..., "exit": N, "error": "...", "result": {...}}
+ * (runner_reply_parse()), and what it writes to stderr goes to the
+ * current job's log (runner_log_begin/feed/end). The protocol is in
+ * syncspool-handler(7).
+ */
+#define RUNNER_JOBLINE_MAX (1024 * 1024)
+
+struct runner_reply {
+	char job_id[ID_MAX + 1];
+	int exit_code;
+	char error[ERROR_MAX + 1];
+	char result[RESULT_MAX + 1];  /* as "key: value" lines */
+};
+
+/*
+ * Start a persistent handler for provider p, with an environment of the
+ * provider's env, PATH, SYNCSPOOL_PROVIDER and SYNCSPOOL_MODE=persistent.
+ * run gets its pid, pidfd and the read ends of its stdout and stderr
+ * (non-blocking); *in_fd the write end of its stdin (non-blocking, with
+ * room for a whole job line).
+ */
+int runner_start_worker(const struct provider *p, struct run *run,
+			int *in_fd, char *err, size_t errlen);
+/* The job as one JSON line, '\n'-terminated; *line is malloc'd. */
+int runner_job_line(const struct runner_spec *s, char **line, size_t *len);
+/* One reply line (without its newline). */
+int runner_reply_parse(const char *line, size_t len, struct runner_reply *r,
+		       char *err, size_t errlen);
+/*
+ * A job's log for an attempt run by a persistent handler: open it and
+ * write the header (run gets log_fd, attempt, started_mono, pid), append
+ * the handler's stderr to it (capped, last line kept as last_err), and
+ * write the footer and close it.
+ */
+int runner_log_begin(int logdir_fd, const char *job_id, unsigned attempt,
+		     pid_t pid, uint64_t log_max, struct run *run, char *err,
+		     size_t errlen);
+void runner_log_feed(struct run *run, const char *buf, size_t len);
+void runner_log_end(struct run *run, const struct run_status *st);
+
 #endif

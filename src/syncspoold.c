@@ -78,13 +78,36 @@
 #define PRUNE_IDLE_MS 60000  /* retention's pace when nothing is due */
 #define PRUNE_BUSY_MS 200    /* ... and while old things remain */
 
-enum tag_kind { TAG_INOTIFY, TAG_SIGNAL, TAG_TIMER, TAG_PIDFD, TAG_OUT, TAG_ERR };
+enum tag_kind {
+	TAG_INOTIFY, TAG_SIGNAL, TAG_TIMER,
+	TAG_PIDFD, TAG_OUT, TAG_ERR,       /* a handler run for one attempt */
+	TAG_WPID, TAG_WOUT, TAG_WERR,      /* a persistent handler */
+};
 
 struct drun;
+struct pworker;
 
 struct tag {
 	enum tag_kind kind;
 	struct drun *run;
+	struct pworker *worker;
+};
+
+#define REPLY_MAX 65536 /* a persistent handler's reply line, at most */
+
+/* A persistent handler process (mode: persistent), idle or busy. */
+struct pworker {
+	struct run run;               /* its process: pid, pidfd, pipes */
+	int in_fd;                    /* its stdin: one job line at a time */
+	char provider[TOKEN_MAX + 1];
+	struct drun *busy;            /* the attempt it runs; NULL: idle */
+	char *buf;                    /* its stdout, up to a newline */
+	size_t len;
+	bool exited;                  /* pidfd readable */
+	bool broken;                  /* said what we cannot use: killed */
+	char why[ERROR_MAX + 1];      /* ... and why */
+	struct tag tpid, tout, terr;
+	struct pworker *next;
 };
 
 /* A live job: its file is in pending, processing or paused. */
@@ -124,6 +147,9 @@ struct drun {
 	uint64_t defer_ms;            /* EV_DEFERRED: the handler's retry_after */
 	int64_t retry_at;             /* mono ms: retry a failed move */
 	int slot;                     /* its line in db/running; -1: none */
+	struct pworker *worker;       /* mode: persistent: who runs it */
+	bool replied;                 /* ... and whether it answered */
+	bool persistent;
 	struct drun *next;
 };
 
@@ -146,6 +172,7 @@ struct daemon {
 	struct table coalesce;        /* "provider/venue/type" -> waiting djob */
 	struct cand *cand_head, *cand_tail;
 	struct drun *runs;
+	struct pworker *workers;
 	int epfd, ifd, sfd, tfd;
 	int wd[STATE_COUNT];
 	struct tag tinotify, tsignal, ttimer;
@@ -602,9 +629,9 @@ run_watch(struct daemon *d, struct drun *r)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 
-	r->tpid = (struct tag){TAG_PIDFD, r};
-	r->tout = (struct tag){TAG_OUT, r};
-	r->terr = (struct tag){TAG_ERR, r};
+	r->tpid = (struct tag){.kind = TAG_PIDFD, .run = r};
+	r->tout = (struct tag){.kind = TAG_OUT, .run = r};
+	r->terr = (struct tag){.kind = TAG_ERR, .run = r};
 	ev.data.ptr = &r->tpid;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, r->run.pidfd, &ev) < 0)
 		return -errno;
@@ -743,6 +770,235 @@ metrics_update(struct daemon *d)
 	free(text);
 }
 
+/* ---- persistent handlers ---- */
+
+static void
+worker_break(struct pworker *w, const char *why)
+{
+	if (!w->broken) {
+		w->broken = true;
+		scopy(w->why, sizeof(w->why), why);
+		log_warn("event=handler_broken provider=%s pid=%ld error=\"%s\"",
+			 w->provider, (long)w->run.pid, why);
+	}
+	runner_signal(&w->run, SIGKILL);
+}
+
+/* A reply line: the busy attempt's outcome. */
+static void
+worker_reply(struct daemon *d, struct pworker *w, const char *line,
+	     size_t len)
+{
+	struct runner_reply rep;
+	char err[ERRLEN];
+	struct drun *r = w->busy;
+
+	(void)d;
+	if (r == NULL) {
+		worker_break(w, "it answered when it had no job");
+		return;
+	}
+	if (runner_reply_parse(line, len, &rep, err, sizeof(err)) < 0) {
+		worker_break(w, err);
+		return;
+	}
+	if (strcmp(rep.job_id, r->job->id) != 0) {
+		snprintf(err, sizeof(err), "it answered for job %s while "
+			 "running %s", rep.job_id, r->job->id);
+		worker_break(w, err);
+		return;
+	}
+	r->rs.exit_code = rep.exit_code;
+	r->rs.signal = 0;
+	r->rs.duration_ms = (uint64_t)(util_mono_ms() - r->run.started_mono);
+	scopy(r->result, sizeof(r->result), rep.result);
+	if (rep.error[0] != '\0')
+		scopy(r->run.last_err, sizeof(r->run.last_err), rep.error);
+	r->replied = true;
+	r->exited = true;
+	w->busy = NULL;
+}
+
+static void
+worker_read_out(struct daemon *d, struct pworker *w)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	while (!w->broken && (n = read(w->run.out_fd, chunk, sizeof(chunk))) > 0) {
+		for (ssize_t i = 0; i < n && !w->broken; i++) {
+			if (chunk[i] != '\n') {
+				if (w->len == REPLY_MAX) {
+					worker_break(w, "a reply line longer "
+						     "than 64 KiB");
+					break;
+				}
+				w->buf[w->len++] = chunk[i];
+				continue;
+			}
+			worker_reply(d, w, w->buf, w->len);
+			w->len = 0;
+		}
+	}
+}
+
+static void
+worker_read_err(struct pworker *w)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	/* Bounded: one chatty handler cannot hold the loop. */
+	for (int i = 0; i < 16; i++) {
+		n = read(w->run.err_fd, chunk, sizeof(chunk));
+		if (n <= 0)
+			return;
+		if (w->busy != NULL)
+			runner_log_feed(&w->busy->run, chunk, (size_t)n);
+	}
+}
+
+static struct pworker *
+worker_spawn(struct daemon *d, const struct provider *p, char *err,
+	     size_t errlen)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct pworker *w = calloc(1, sizeof(*w));
+
+	if (w == NULL || (w->buf = malloc(REPLY_MAX)) == NULL) {
+		free(w);
+		util_seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (runner_start_worker(p, &w->run, &w->in_fd, err, errlen) < 0) {
+		free(w->buf);
+		free(w);
+		return NULL;
+	}
+	scopy(w->provider, sizeof(w->provider), p->name);
+	w->tpid = (struct tag){.kind = TAG_WPID, .worker = w};
+	w->tout = (struct tag){.kind = TAG_WOUT, .worker = w};
+	w->terr = (struct tag){.kind = TAG_WERR, .worker = w};
+	/*
+	 * Level-triggered is safe here: these fds close only in
+	 * workers_reap(), after they are taken off epoll.
+	 */
+	ev.data.ptr = &w->tpid;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, w->run.pidfd, &ev);
+	ev.data.ptr = &w->tout;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, w->run.out_fd, &ev);
+	ev.data.ptr = &w->terr;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, w->run.err_fd, &ev);
+	w->next = d->workers;
+	d->workers = w;
+	log_info("event=handler_started provider=%s pid=%ld mode=persistent",
+		 p->name, (long)w->run.pid);
+	return w;
+}
+
+/* An idle persistent handler of the provider, started if need be. */
+static struct pworker *
+worker_get(struct daemon *d, const struct provider *p, char *err,
+	   size_t errlen)
+{
+	for (struct pworker *w = d->workers; w != NULL; w = w->next)
+		if (w->busy == NULL && !w->exited && !w->broken &&
+		    strcmp(w->provider, p->name) == 0)
+			return w;
+	return worker_spawn(d, p, err, errlen);
+}
+
+/* Persistent handlers that exited: reap them; a busy one's job ends. */
+static void
+workers_reap(struct daemon *d)
+{
+	struct pworker **pp = &d->workers, *w;
+	struct run_status rs;
+
+	while ((w = *pp) != NULL) {
+		if (!w->exited) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->run.pidfd, NULL);
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->run.out_fd, NULL);
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->run.err_fd, NULL);
+		worker_read_err(w);
+		runner_reap(&w->run, &rs);
+		if (w->busy != NULL) {
+			struct drun *r = w->busy;
+			r->rs = rs;
+			r->rs.duration_ms =
+				(uint64_t)(util_mono_ms() - r->run.started_mono);
+			if (w->broken)
+				scopy(r->run.last_err, sizeof(r->run.last_err),
+				      w->why);
+			r->exited = true;
+			r->worker = NULL;
+		}
+		log_msg(w->busy != NULL || w->broken ? LOG_LEVEL_WARN
+						     : LOG_LEVEL_INFO,
+			"event=handler_exited provider=%s pid=%ld exit=%d "
+			"signal=%d busy=%s", w->provider, (long)w->run.pid,
+			rs.exit_code, rs.signal,
+			w->busy != NULL ? w->busy->job->id : "-");
+		if (w->in_fd >= 0)
+			close(w->in_fd);
+		free(w->buf);
+		free(w);
+	}
+}
+
+/* Hand one attempt to a persistent handler. */
+static int
+worker_begin(struct daemon *d, struct drun *r,
+	     const struct runner_spec *spec, char *err, size_t errlen)
+{
+	struct djob *j = r->job;
+	struct pworker *w;
+	char *line = NULL;
+	size_t len;
+	ssize_t n;
+	int rc;
+
+	w = worker_get(d, spec->prov, err, errlen);
+	if (w == NULL)
+		return -EAGAIN;
+	rc = runner_job_line(spec, &line, &len);
+	if (rc < 0) {
+		util_seterr(err, errlen, "cannot encode the job: %s",
+			    strerror(-rc));
+		return rc;
+	}
+	rc = runner_log_begin(d->sp.logs_fd, j->id, spec->attempt, w->run.pid,
+			      d->cfg.log_max, &r->run, err, errlen);
+	if (rc < 0) {
+		free(line);
+		return rc;
+	}
+	r->run.start_ticks = w->run.start_ticks;
+	r->run.pidfd = r->run.out_fd = r->run.err_fd = r->run.gate_fd = -1;
+	/* Recorded first, as for any handler: then it may run. */
+	r->slot = -1;
+	if ((rc = slot_claim(d, j->id, r)) < 0) {
+		util_seterr(err, errlen, "cannot write db/running: %s",
+			    strerror(-rc));
+		runner_abandon(&r->run);
+		free(line);
+		return rc;
+	}
+	/* Its pipe is empty and holds a whole line: this never blocks. */
+	n = write(w->in_fd, line, len);
+	free(line);
+	r->worker = w;
+	w->busy = r;
+	if (n != (ssize_t)len)
+		worker_break(w, n < 0 ? strerror(errno)
+				      : "its stdin took only part of a job");
+	return 0;
+}
+
 /* ---- moving a job on ---- */
 
 /*
@@ -786,13 +1042,27 @@ run_conclude(struct daemon *d, struct drun *r)
 	 * be -EAGAIN; any other failure leaves the status unknown, which
 	 * counts as "any other exit" (a retry).
 	 */
-	r->rs.exit_code = -1;
-	runner_reap(&r->run, &r->rs);
+	if (r->persistent) {
+		/* Its reply, or its handler's death, said how it went. */
+		if (!r->replied) {
+			if (r->rs.signal == 0)
+				r->rs.exit_code = -1; /* unknown: a retry */
+			if (r->run.last_err[0] == '\0')
+				scopy(r->run.last_err, sizeof(r->run.last_err),
+				      "the persistent handler exited without "
+				      "answering");
+		}
+		runner_log_end(&r->run, &r->rs);
+	} else {
+		r->rs.exit_code = -1;
+		runner_reap(&r->run, &r->rs);
+	}
 	r->reaped = true;
 	slot_release(d, r);
 	sched_done(&d->sched, j->sj.group);
 	snprintf(rname, sizeof(rname), "%s.result", j->id);
-	runner_result_read(d->sp.logs_fd, rname, r->result);
+	if (r->result[0] == '\0')
+		runner_result_read(d->sp.logs_fd, rname, r->result);
 	scopy(r->error, sizeof(r->error), r->run.last_err);
 	if (r->timed_out)
 		snprintf(r->error, sizeof(r->error), "timed out after %llu ms",
@@ -1626,8 +1896,14 @@ start_job(struct daemon *d, struct djob *j)
 		.job_path = job_path, .result_path = result_path,
 		.content = buf, .content_len = len,
 	};
-	rc = runner_start(&spec, d->sp.logs_fd, d->cfg.log_max, &r->run, err,
-			  sizeof(err));
+	r->job = j;
+	r->slot = -1;
+	r->persistent = p->persistent;
+	if (p->persistent)
+		rc = worker_begin(d, r, &spec, err, sizeof(err));
+	else
+		rc = runner_start(&spec, d->sp.logs_fd, d->cfg.log_max,
+				  &r->run, err, sizeof(err));
 	if (rc < 0) {
 		j->attempts--;
 		log_error("event=spawn_failed job=%s error=\"%s\"", j->id, err);
@@ -1636,20 +1912,22 @@ start_job(struct daemon *d, struct djob *j)
 		start_failed(d, j, false, err);
 		goto out;
 	}
-	r->job = j;
 	r->timeout_ms = p->timeout_ms;
 	r->deadline = util_mono_ms() + (int64_t)p->timeout_ms;
-	/*
-	 * The handler may run once its pid is where a restarted daemon will
-	 * look; if that cannot be written, it never runs (the gate's EOF).
-	 */
-	r->slot = -1;
-	if (slot_claim(d, j->id, r) < 0 || runner_release(&r->run) < 0) {
-		runner_signal(&r->run, SIGKILL);
-		log_error("event=gate_failed job=%s", j->id);
+	if (!p->persistent) {
+		/*
+		 * The handler may run once its pid is where a restarted
+		 * daemon will look; if that cannot be written, it never runs
+		 * (the gate's EOF).
+		 */
+		if (slot_claim(d, j->id, r) < 0 ||
+		    runner_release(&r->run) < 0) {
+			runner_signal(&r->run, SIGKILL);
+			log_error("event=gate_failed job=%s", j->id);
+		}
+		rc = run_watch(d, r);
+		assert(rc == 0); /* epoll_ctl on fresh fds: only ENOMEM */
 	}
-	rc = run_watch(d, r);
-	assert(rc == 0); /* epoll_ctl on fresh fds fails only on ENOMEM */
 	j->run = r;
 	r->next = d->runs;
 	d->runs = r;
@@ -2520,9 +2798,9 @@ setup_fds(struct daemon *d, char *err, size_t errlen)
 			return -errno;
 		}
 	}
-	d->tinotify = (struct tag){TAG_INOTIFY, NULL};
-	d->tsignal = (struct tag){TAG_SIGNAL, NULL};
-	d->ttimer = (struct tag){TAG_TIMER, NULL};
+	d->tinotify = (struct tag){.kind = TAG_INOTIFY};
+	d->tsignal = (struct tag){.kind = TAG_SIGNAL};
+	d->ttimer = (struct tag){.kind = TAG_TIMER};
 	ev.data.ptr = &d->tinotify;
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ifd, &ev);
 	ev.data.ptr = &d->tsignal;
@@ -2572,6 +2850,15 @@ dispatch(struct daemon *d, struct tag *t)
 	case TAG_ERR:
 		run_drain(d, t);
 		break;
+	case TAG_WPID:
+		t->worker->exited = true;
+		break;
+	case TAG_WOUT:
+		worker_read_out(d, t->worker);
+		break;
+	case TAG_WERR:
+		worker_read_err(t->worker);
+		break;
 	}
 }
 
@@ -2616,6 +2903,7 @@ loop(struct daemon *d)
 			d->next_rescan = now + (int64_t)d->cfg.rescan_ms;
 		}
 		runs_check(d);
+		workers_reap(d);
 		runs_reap(d);
 		cands_process(d);
 		schedule(d);
@@ -2655,9 +2943,20 @@ daemon_free(struct daemon *d)
 	for (r = d->runs; r != NULL; r = rnext) {
 		rnext = r->next;
 		r->job->run = NULL;
+		runner_abandon(&r->run);
 		free(r);
 	}
 	d->runs = NULL;
+	/* Idle persistent handlers read EOF and exit. */
+	for (struct pworker *w = d->workers, *wnext; w != NULL; w = wnext) {
+		wnext = w->next;
+		if (w->in_fd >= 0)
+			close(w->in_fd);
+		runner_abandon(&w->run);
+		free(w->buf);
+		free(w);
+	}
+	d->workers = NULL;
 	while ((e = table_next(&d->jobs, &pos, e)) != NULL) {
 		struct djob *j = e->value;
 		free(j->name);

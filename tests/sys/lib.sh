@@ -50,8 +50,10 @@ bail() { echo "Bail out! $*"; exit 1; }
 now_ms() { date +%s%3N; }
 
 # wait_for SECONDS COMMAND...: poll until COMMAND succeeds; 1 on timeout.
+# TIMEOUT_SCALE (a whole number, default 1) multiplies every limit, for
+# slow runs: the daemon under valgrind (make check-valgrind).
 wait_for() {
-	_limit=$1
+	_limit=$(($1 * ${TIMEOUT_SCALE:-1}))
 	shift
 	_end=$(($(now_ms) + _limit * 1000))
 	while ! "$@" >/dev/null 2>&1; do
@@ -85,14 +87,14 @@ write_config() {
 		echo "workers: ${WORKERS:-4}"
 		echo "settle: ${SETTLE:-300ms}"
 		echo "rescan: ${RESCAN:-60s}"
-		echo "min_free: 0%"
+		echo "min_free: ${MIN_FREE:-0%}"
 		echo "log_max: ${LOG_MAX:-64KiB}"
 		echo "shutdown_grace: ${GRACE:-5s}"
 		[ -n "${RETENTION:-}" ] && echo "retention: $RETENTION"
 		[ -n "${METRICS:-}" ] && echo "metrics: $METRICS"
 		echo "providers:"
 		echo "  test:"
-		echo "    command: [$HANDLER]"
+		echo "    command: [${TEST_COMMAND:-$HANDLER}]"
 		echo "    timeout: ${TIMEOUT:-30s}"
 		echo "    max_attempts: ${MAX_ATTEMPTS:-3}"
 		echo "    backoff: {initial: ${BACKOFF:-100ms}, max: ${BACKOFF:-100ms}}"
@@ -106,6 +108,10 @@ write_config() {
 		echo "    concurrency: 2"
 		echo "    backoff: {initial: 100ms, max: 100ms}"
 		echo "    env: {TEST_DIR: \"$T\"}"
+		# More providers, as YAML lines indented by two spaces.
+		if [ -n "${EXTRA_PROVIDERS:-}" ]; then
+			printf '%s\n' "$EXTRA_PROVIDERS"
+		fi
 	} >"$T/syncspool.yaml"
 }
 
@@ -121,7 +127,7 @@ start_daemon() {
 stop_daemon() {
 	[ -n "$DPID" ] || return 0
 	kill -TERM "$DPID" 2>/dev/null
-	_end=$(($(now_ms) + 20000))
+	_end=$(($(now_ms) + 20000 * ${TIMEOUT_SCALE:-1}))
 	while kill -0 "$DPID" 2>/dev/null; do
 		if [ "$(now_ms)" -ge "$_end" ]; then
 			kill -KILL "$DPID" 2>/dev/null
@@ -161,6 +167,13 @@ cleanup() {
 	if [ -f "$T/daemon.log" ] && grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/daemon.log"; then
 		echo "not ok - sanitizer report in the daemon log:"
 		sed 's/^/#   /' "$T/daemon.log" | head -60
+		_rc=1
+	fi
+	# make check-valgrind runs the daemon under memcheck with -q, which
+	# prints only errors and leaks, each line "==PID== ...": any fails.
+	if [ -f "$T/daemon.log" ] && grep -q -E '^==[0-9]+== ' "$T/daemon.log"; then
+		echo "not ok - valgrind report in the daemon log:"
+		grep -E '^==[0-9]+== ' "$T/daemon.log" | sed 's/^/#   /' | head -80
 		_rc=1
 	fi
 	[ -n "$T" ] && [ -z "${KEEP:-}" ] && rm -rf "$T"

@@ -88,6 +88,7 @@ test_defaults(void **state)
 	assert_int_equal(p->breaker_failures, 0);
 	assert_int_equal(p->breaker_cooldown_ms, 600000);
 	assert_int_equal(p->max_age_ms, 86400000);
+	assert_false(p->persistent);
 	assert_int_equal(p->nenv, 0);
 	assert_null(p->env);
 	config_free(&cfg);
@@ -118,6 +119,7 @@ test_every_key(void **state)
 		"    coalesce: true\n"
 		"    breaker: {failures: 5, cooldown: 15m}\n"
 		"    max_age: 2h\n"
+		"    mode: persistent\n"
 		"    env:\n"
 		"      SQUARE_API_BASE: \"https://example.invalid\"\n"
 		"      EMPTY: \"\"\n";
@@ -158,6 +160,7 @@ test_every_key(void **state)
 	assert_int_equal(p->breaker_failures, 5);
 	assert_int_equal(p->breaker_cooldown_ms, 900000);
 	assert_int_equal(p->max_age_ms, 7200000);
+	assert_true(p->persistent);
 	assert_int_equal(p->nenv, 2);
 	assert_string_equal(p->env[0],
 			    "SQUARE_API_BASE=https://example.invalid");
@@ -380,7 +383,7 @@ static const struct invalid invalid_rows[] = {
 	 "    timout: 3s\n", 5,
 	 "unknown key 'timout' in provider 'square' (expected command, "
 	 "timeout, max_attempts, backoff, concurrency, rate, coalesce, "
-	 "breaker, max_age, env)"},
+	 "breaker, max_age, env, mode)"},
 	{"unknown retention key", "spool: s\nretention:\n  complete: 1d\n"
 	 PROV, 3, "unknown key 'complete' in retention (expected completed, "
 	 "failed, history)"},
@@ -505,6 +508,9 @@ static const struct invalid invalid_rows[] = {
 	 "    command: [x]\n    rate: 0/min\n", 5, "'0/min' is not a rate"},
 	{"rate period 0", "spool: s\nproviders:\n  square:\n"
 	 "    command: [x]\n    rate: 5/0s\n", 5, "'5/0s' is not a rate"},
+	{"mode neither exec nor persistent", "spool: s\nproviders:\n"
+	 "  square:\n    command: [x]\n    mode: daemon\n", 5,
+	 "mode in provider 'square': 'daemon' is not exec or persistent"},
 	{"log neither stderr nor syslog", "spool: s\nlog: journal\nproviders:\n"
 	 "  square:\n    command: [x]\n", 2,
 	 "log: 'journal' is not stderr or syslog"},
