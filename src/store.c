@@ -36,6 +36,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -136,6 +137,8 @@ struct store {
 	size_t arena_len;
 	size_t arena_cap;
 	unsigned char buf[RECORD_MAX]; /* vpstat encoding scratch */
+	void *map_lo;                  /* the data file's mapping, for */
+	size_t map_len, map_size;      /* store_trim(); map_size it was for */
 };
 
 /* One write (or, at open, read) transaction and where its errors go. */
@@ -1332,7 +1335,8 @@ store_open(const char *dir, bool writable, struct store **out, char *err,
 	    (rc = mdb_env_set_maxreaders(st->env, 126)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env, mapsize)) != 0 ||
 	    (rc = mdb_env_open(st->env, dir,
-			       writable ? 0 : MDB_RDONLY | MDB_NOTLS,
+			       (writable ? 0 : MDB_RDONLY | MDB_NOTLS) |
+			       MDB_NORDAHEAD,
 			       STORE_FILE_MODE)) != 0) {
 		rc = store_open_fail(dir, rc, err, errlen);
 		goto fail;
@@ -1346,16 +1350,19 @@ store_open(const char *dir, bool writable, struct store **out, char *err,
 		rc = store_open_fail(dir, rc, err, errlen);
 		goto fail;
 	}
-	if (writable) {
-		/* Slots of readers that died (a killed CLI) pin old pages. */
-		if ((rc = mdb_reader_check(st->env, &dead)) != 0) {
-			rc = store_open_fail(dir, rc, err, errlen);
-			goto fail;
-		}
-		rc = store_write(st, store_open_dbs, err, errlen);
-	} else {
-		rc = store_open_readonly(st, dir, err, errlen);
+	/*
+	 * Slots of readers that died (a killed CLI) pin old pages and, once
+	 * the table is full, refuse new readers: clear them on every open.
+	 * This touches only the lock file's reader table.
+	 */
+	if ((rc = mdb_reader_check(st->env, &dead)) != 0) {
+		rc = store_open_fail(dir, rc, err, errlen);
+		goto fail;
 	}
+	if (writable)
+		rc = store_write(st, store_open_dbs, err, errlen);
+	else
+		rc = store_open_readonly(st, dir, err, errlen);
 	if (rc < 0)
 		goto fail;
 	*out = st;
@@ -1376,6 +1383,57 @@ store_close(struct store *st)
 	free(st->ops);
 	free(st->arena);
 	free(st);
+}
+
+/* Find where LMDB mapped the data file: by its inode, in our maps. */
+static void
+store_map_find(struct store *st)
+{
+	unsigned long lo, hi, ino;
+	char line[512];
+	struct stat sb;
+	mdb_filehandle_t fd;
+	FILE *maps;
+
+	st->map_lo = NULL;
+	st->map_len = 0;
+	if (mdb_env_get_fd(st->env, &fd) != 0 || fstat(fd, &sb) < 0)
+		return;
+	maps = fopen("/proc/self/maps", "re");
+	if (maps == NULL)
+		return;
+	while (fgets(line, sizeof(line), maps) != NULL) {
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &ino) == 3 &&
+		    ino == (unsigned long)sb.st_ino && hi > lo) {
+			st->map_lo = (void *)lo;
+			st->map_len = hi - lo;
+			break;
+		}
+	}
+	fclose(maps);
+}
+
+void
+store_trim(struct store *st)
+{
+	MDB_envinfo info;
+
+	assert(!st->busy);
+	/*
+	 * LMDB does not say where it mapped the data file (me_mapaddr is
+	 * only set with MDB_FIXEDMAP), so look it up once per map size.
+	 * Without MDB_WRITEMAP the map is read-only and shared: dropping our
+	 * page-table entries loses nothing (the pages stay in the page
+	 * cache and fault back in when read), and no transaction is open.
+	 */
+	if (mdb_env_info(st->env, &info) != 0)
+		return;
+	if (info.me_mapsize != st->map_size || st->map_lo == NULL) {
+		store_map_find(st);
+		st->map_size = info.me_mapsize;
+	}
+	if (st->map_lo != NULL)
+		(void)madvise(st->map_lo, st->map_len, MADV_DONTNEED);
 }
 
 int

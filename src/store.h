@@ -74,6 +74,12 @@ int store_open(const char *dir, bool writable, struct store **out,
 	       char *err, size_t errlen);
 void store_close(struct store *st);
 
+/*
+ * Drop this process's mapping of the database's pages (they stay in the
+ * page cache): what a large start-up leaves touched otherwise counts in
+ * the daemon's resident size for good. Call between transactions.
+ */
+void store_trim(struct store *st);
 /* Clear reader slots left by dead processes (mdb_reader_check). */
 int store_reader_check(struct store *st, int *dead);
 

@@ -71,8 +71,11 @@
 #define KILL_GRACE_MS 5000   /* SIGTERM to SIGKILL after a timeout or stop */
 #define IO_RETRY_MS 1000     /* a failed move, fsync or commit is retried */
 #define SPACE_CHECK_MS 1000  /* how often free space is measured */
+#define ACCEPT_BATCH 1024     /* uploads accepted per loop pass, at most, */
+#define ACCEPT_MS 20          /* ... and for about this long */
 #define FLUSH_MS 10           /* group commit: at most one flush this often */
-#define FLUSH_MAX_OPS 512     /* ... unless this many changes wait */
+#define FLUSH_MAX_OPS 8192    /* ... unless this many changes wait */
+#define TRIM_OPS 256          /* committed changes between store_trim()s */
 #define METRICS_EVERY_MS 5000 /* how often the metrics file is written */
 #define PRUNE_BATCH 200      /* jobs or events pruned per loop pass, at most */
 #define PRUNE_IDLE_MS 60000  /* retention's pace when nothing is due */
@@ -110,20 +113,25 @@ struct pworker {
 	struct pworker *next;
 };
 
-/* A live job: its file is in pending, processing or paused. */
+/*
+ * A live job: its file is in pending, processing or paused. Kept small
+ * (a few hundred bytes with its table entry): 100,000 may wait at once.
+ */
 struct djob {
 	struct sched_job sj;          /* its place in the queue; group = vp */
-	char id[ID_MAX + 1];
 	char *name;                   /* the name it was uploaded under */
-	char sync_type[TOKEN_MAX + 1];
+	const char *sync_type;        /* djob_type_full, or malloc'd */
+	char *last_error;             /* malloc'd; NULL when none */
 	enum job_state state;
-	int64_t created, not_before, next_attempt;
-	uint32_t attempts, max_attempts;
-	uint64_t ino;
 	int32_t last_exit, last_signal;
-	char last_error[ERROR_MAX + 1];
+	uint32_t attempts, max_attempts;
+	int64_t created, not_before, next_attempt;
+	uint64_t ino;
 	struct drun *run;             /* set while a handler runs for it */
+	char id[];
 };
+
+static const char djob_type_full[] = "full";
 
 /* A handler running (or finished, waiting for its move to succeed). */
 struct drun {
@@ -195,6 +203,7 @@ struct daemon {
 	size_t nold_slots;
 	int64_t metrics_at;           /* mono ms: the next metrics file */
 	int64_t flushed_at;           /* mono ms: the last flush */
+	size_t trim_ops;              /* changes committed since store_trim() */
 	int64_t prune_from[2];        /* completed, failed: history time reached */
 	uint64_t rnd;
 	uint64_t seq;
@@ -269,7 +278,8 @@ djob_to_rec(const struct djob *j, struct jobrec *r)
 		r->next_attempt = j->not_before;
 	r->last_exit = j->last_exit;
 	r->last_signal = j->last_signal;
-	scopy(r->last_error, sizeof(r->last_error), j->last_error);
+	scopy(r->last_error, sizeof(r->last_error),
+	      j->last_error != NULL ? j->last_error : "");
 }
 
 static void
@@ -344,11 +354,33 @@ djob_get(struct daemon *d, const char *id)
 	return table_get(&d->jobs, id);
 }
 
+static void
+djob_set_type(struct djob *j, const char *type)
+{
+	char *copy = NULL;
+
+	if (j->sync_type != NULL && strcmp(j->sync_type, type) == 0)
+		return;
+	if (strcmp(type, djob_type_full) != 0 && (copy = strdup(type)) == NULL)
+		return; /* keeps the old one: only memory is short */
+	if (j->sync_type != djob_type_full)
+		free((char *)j->sync_type);
+	j->sync_type = copy != NULL ? copy : djob_type_full;
+}
+
+static void
+djob_set_error(struct djob *j, const char *error)
+{
+	free(j->last_error);
+	j->last_error = error != NULL && error[0] != '\0' ? strdup(error)
+							  : NULL;
+}
+
 static struct djob *
 djob_new(struct daemon *d, const char *id, const char *name,
 	const char *provider, const char *venue)
 {
-	struct djob *j = calloc(1, sizeof(*j));
+	struct djob *j = calloc(1, sizeof(*j) + strlen(id) + 1);
 
 	if (j == NULL)
 		return NULL;
@@ -362,8 +394,8 @@ djob_new(struct daemon *d, const char *id, const char *name,
 		free(j);
 		return NULL;
 	}
-	scopy(j->id, sizeof(j->id), id);
-	snprintf(j->sync_type, sizeof(j->sync_type), "full");
+	memcpy(j->id, id, strlen(id) + 1);
+	j->sync_type = djob_type_full;
 	j->last_exit = -1;
 	j->created = util_now_ms();
 	j->sj.seq = d->seq++;
@@ -371,6 +403,17 @@ djob_new(struct daemon *d, const char *id, const char *name,
 }
 
 static void coalesce_forget(struct daemon *d, struct djob *j);
+
+/* Free j's memory; it is out of every table already. */
+static void
+djob_release(struct djob *j)
+{
+	if (j->sync_type != djob_type_full)
+		free((char *)j->sync_type);
+	free(j->last_error);
+	free(j->name);
+	free(j);
+}
 
 static void
 djob_free(struct daemon *d, struct djob *j)
@@ -380,14 +423,13 @@ djob_free(struct daemon *d, struct djob *j)
 	sched_remove(&d->sched, &j->sj);
 	table_del(&d->jobs, j->id);
 	sched_group_release(&d->sched, j->sj.group);
-	free(j->name);
-	free(j);
+	djob_release(j);
 }
 
 static void
 djob_from_rec(struct djob *j, const struct jobrec *r)
 {
-	scopy(j->sync_type, sizeof(j->sync_type), r->sync_type);
+	djob_set_type(j, r->sync_type);
 	j->state = r->state;
 	j->created = r->created;
 	j->not_before = r->not_before;
@@ -398,7 +440,7 @@ djob_from_rec(struct djob *j, const struct jobrec *r)
 	j->sj.priority = r->priority;
 	j->last_exit = r->last_exit;
 	j->last_signal = r->last_signal;
-	scopy(j->last_error, sizeof(j->last_error), r->last_error);
+	djob_set_error(j, r->last_error);
 }
 
 /* Queue j to run at its due time. */
@@ -1069,7 +1111,7 @@ run_conclude(struct daemon *d, struct drun *r)
 			 (unsigned long long)r->timeout_ms);
 	j->last_exit = r->rs.exit_code;
 	j->last_signal = r->rs.signal;
-	scopy(j->last_error, sizeof(j->last_error), r->error);
+	djob_set_error(j, r->error);
 	if (r->run.adopted) {
 		/* Not our child: its outcome is unknown. Run it again. */
 		r->to = STATE_PENDING;
@@ -1701,7 +1743,7 @@ accept_file(struct daemon *d, struct cand *c)
 	}
 	if (known)
 		djob_from_rec(j, &rec);
-	scopy(j->sync_type, sizeof(j->sync_type), job.sync_type);
+	djob_set_type(j, job.sync_type);
 	j->sj.priority = job.priority;
 	j->not_before = job.not_before;
 	j->max_attempts = effective_max_attempts(p, job.max_attempts);
@@ -1738,14 +1780,20 @@ out:
 	return res;
 }
 
-/* Take every settled upload whose time has come. */
+/*
+ * Take the settled uploads whose time has come, a bounded batch per loop
+ * pass, so that with 100,000 files waiting at start-up the first handlers
+ * start at once instead of after all of them are read.
+ */
 static void
 cands_process(struct daemon *d)
 {
-	int64_t now = util_mono_ms();
+	int64_t now = util_mono_ms(), until = now + ACCEPT_MS;
 	struct cand *c;
+	int budget = ACCEPT_BATCH;
 
-	while ((c = d->cand_head) != NULL && c->due <= now && !d->stopping) {
+	while ((c = d->cand_head) != NULL && c->due <= now && !d->stopping &&
+	       budget-- > 0 && (budget % 16 != 0 || util_mono_ms() < until)) {
 		switch (accept_file(d, c)) {
 		case ACCEPT_DONE:
 			cand_drop(d, c);
@@ -1802,7 +1850,7 @@ start_failed(struct daemon *d, struct djob *j, bool invalid, const char *why)
 			djob_observe(d, j);
 			return;
 		}
-		scopy(j->last_error, sizeof(j->last_error), why);
+		djob_set_error(j, why);
 		emit(d, j, EV_INVALID, NULL, why, NULL);
 		djob_put(d, j);
 		djob_free(d, j);
@@ -2036,10 +2084,18 @@ flush_maybe(struct daemon *d)
 {
 	int64_t now = util_mono_ms();
 
+	struct epoll_event ev;
+
 	if (!flush_due(d))
 		return;
+	/*
+	 * Defer only while more work is already waiting: an idle loop
+	 * flushes at once, so history lags the files by an fsync, not by
+	 * FLUSH_MS.
+	 */
 	if (now - d->flushed_at < FLUSH_MS &&
-	    store_pending(d->st) < FLUSH_MAX_OPS && !d->stopping)
+	    store_pending(d->st) < FLUSH_MAX_OPS && !d->stopping &&
+	    epoll_wait(d->epfd, &ev, 1, 0) > 0)
 		return;
 	d->flushed_at = now;
 	flush(d);
@@ -2064,11 +2120,18 @@ flush(struct daemon *d)
 		d->dirty[s] = false;
 	}
 	if (store_pending(d->st) > 0) {
+		size_t ops = store_pending(d->st);
 		rc = store_commit(d->st, err, sizeof(err));
 		if (rc < 0) {
 			log_error("event=commit_failed error=\"%s\"", err);
 			want_io_retry(d);
 			return;
+		}
+		/* Big batches touch many pages of the map: let them go. */
+		d->trim_ops += ops;
+		if (d->trim_ops >= TRIM_OPS) {
+			store_trim(d->st);
+			d->trim_ops = 0;
 		}
 	}
 }
@@ -2957,11 +3020,8 @@ daemon_free(struct daemon *d)
 		free(w);
 	}
 	d->workers = NULL;
-	while ((e = table_next(&d->jobs, &pos, e)) != NULL) {
-		struct djob *j = e->value;
-		free(j->name);
-		free(j);
-	}
+	while ((e = table_next(&d->jobs, &pos, e)) != NULL)
+		djob_release(e->value);
 	table_free(&d->jobs);
 	for (c = d->cand_head; c != NULL; c = cnext) {
 		cnext = c->next;

@@ -21,6 +21,7 @@ is "$(grep -c 'event=coalesced' "$T/daemon.log")" 4 "four triggers were coalesce
 into=$(grep 'event=coalesced' "$T/daemon.log" | sed -n 's/.*merged into \([^"]*\)".*/\1/p' | sort -u)
 is "$(echo "$into" | wc -l | tr -d ' ')" 1 "all into the same job"
 cid=$(grep 'event=coalesced' "$T/daemon.log" | head -n 1 | sed 's/.* job=\([^ ]*\) .*/\1/')
+wait_event "$cid" coalesced
 is "$(cli history --job "$cid" --json | jq -r '.[0].event + " " + .[0].error')" "coalesced merged into $into" "history says which job it merged into"
 stop_daemon
 done_testing

@@ -29,6 +29,7 @@ wait_for 20 count_is completed 1
 ok $? "after a restart the job completes"
 is "$(count pending)$(count processing)$(count failed)" "000" "exactly one job, in completed"
 no_overlap; ok $? "its runs never overlapped"
+wait_event "$id" completed
 ev=$(cli history --job "$id" --json | jq -r 'reverse | map(.event) | join(" ")')
 case $ev in *"started recovered interrupted started completed") ok 0 "history: $ev" ;;
 *) ok 1 "history: $ev" ;; esac
@@ -48,6 +49,7 @@ sed -i 's/sleep: 30/sleep: 0/' "$T/spool/processing/$id.yaml"
 start_daemon
 wait_for 20 count_is completed 2
 ok $? "a job whose handler died with the daemon is requeued and completes"
+wait_event "$id" completed
 ev=$(cli history --job "$id" --json | jq -r 'reverse | map(.event) | join(" ")')
 case $ev in *"started interrupted started completed") ok 0 "history: $ev" ;;
 *) ok 1 "history: $ev" ;; esac

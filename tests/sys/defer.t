@@ -11,6 +11,7 @@ drop slow-down.yaml v1 test 'options: {fail_runs: 1, result: "retry_after: 2"}'
 wait_for 20 count_is completed 1
 ok $? "a deferred job completes though max_attempts is 1"
 id=$(job_id_in completed slow-down)
+wait_event "$id" completed
 ev=$(cli history --job "$id" --json | jq -r 'reverse | map(.event + ":" + (.attempt|tostring)) | join(" ")')
 is "$ev" "queued:0 started:1 deferred:1 started:1 completed:1" "deferred, and the attempt was not counted"
 gap=$(awk -v id="$id" '$4 == id { print $1, $5 }' "$T/stamps" | awk '$1 == "end" && !e { e = $2 } $1 == "start" { s = $2 } END { print int((s - e) / 1000000) }')
@@ -21,6 +22,7 @@ drop too-late.yaml v2 test 'options: {fail_runs: 9, result: "retry_after: 60"}'
 wait_for 20 count_is failed 1
 ok $? "a job put off past max_age fails"
 id=$(job_id_in failed too-late)
+wait_event "$id" expired
 is "$(cli history --job "$id" --json | jq -r '.[0].event')" expired "as expired"
 is "$(grep -c "start v2" "$T/stamps")" 1 "after one run"
 stop_daemon

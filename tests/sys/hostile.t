@@ -21,6 +21,7 @@ is "$(ls "$T/runs" | grep -c secret)" 0 "nothing ran for the secret's venue"
 [ -L "$T/spool/failed/$(job_id_in failed link).yaml" ]; ok $? "the symlink was moved, not followed"
 [ -p "$T/spool/failed/$(job_id_in failed fifo).yaml" ]; ok $? "the FIFO was moved, never opened"
 kill -0 "$DPID"; ok $? "the daemon is alive"
+wait_event "$(job_id_in failed link)" invalid
 e=$(cli history --job "$(job_id_in failed link)" --json | jq -r '.[0].error')
 case $e in *"symbolic link"*) ok 0 "history says why ($e)" ;; *) ok 1 "history says why ($e)" ;; esac
 stop_daemon

@@ -19,6 +19,7 @@ is "$(count pending)$(count processing)$(count completed)" "000" "none elsewhere
 is "$(ls "$T/runs" | wc -l | tr -d ' ')" 0 "no handler ran"
 
 err_of() { # the error of the job's invalid event
+	wait_event "$(job_id_in failed "$1")" invalid
 	cli history --job "$(job_id_in failed "$1")" --json |
 		jq -r '.[] | select(.event == "invalid") | .error'
 }

@@ -152,11 +152,15 @@ cleanup() {
 	[ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
 	[ -n "$DPID" ] && wait "$DPID" 2>/dev/null
 	for p in $EXTRA_PIDS; do kill -KILL "$p" 2>/dev/null; done
-	# Handlers record their pids: none may outlive the test.
+	# Handlers record their pids: none may outlive the test. A pid file
+	# left by a killed handler may name a recycled pid by now, so only a
+	# process that is still one of this test's handlers is killed.
 	if [ -d "$T/runs" ]; then
 		for f in "$T"/runs/*.pid; do
 			[ -f "$f" ] || continue
-			kill -KILL "$(cat "$f")" 2>/dev/null
+			p=$(cat "$f")
+			tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+				grep -qx "TEST_DIR=$T" && kill -KILL "$p" 2>/dev/null
 		done
 	fi
 	if [ "$test_failed" -ne 0 ] && [ -f "$T/daemon.log" ]; then
@@ -205,6 +209,13 @@ job_id_in() { # DIR STEM
 }
 
 cli() { "$SYNCSPOOL" -c "$T/syncspool.yaml" "$@"; }
+
+# wait_event ID EVENT [SECONDS]: until the job's history has that event.
+# A file reaches its directory a moment before the daemon's flush records
+# it, so a test that saw the file waits for its history too.
+wait_event() {
+	wait_for "${3:-10}" sh -c "\"$SYNCSPOOL\" -c \"$T/syncspool.yaml\" history --job \"$1\" --json 2>/dev/null | grep -q '\"event\": *\"$2\"'"
+}
 
 done_testing() {
 	[ "$test_failed" -eq 0 ]

@@ -15,6 +15,7 @@ ok $? "six jobs completed through persistent handlers"
 pids=$(awk '$1 == "start" { print $6 }' "$T/stamps" | sort -u | wc -l | tr -d ' ')
 [ "$pids" -le 2 ]; ok $? "by at most concurrency (2) processes ($pids)"
 id=$(job_id_in completed p1)
+wait_event "$id" completed
 is "$(jq -r '.venue_id + " " + .provider + " " + (.attempt|tostring)' "$T/runs/$id.line")" "v1 test 1" "the job line carries venue, provider, attempt"
 jq -e '.job | contains("venue_id: v1")' "$T/runs/$id.line" >/dev/null; ok $? "and the job's YAML"
 is "$(cli history --job "$id" --json | jq -r '.[0].result.records')" 7 "the reply's result is kept in history"
@@ -31,6 +32,7 @@ grep -q "talking to the provider" "$T/spool/logs/$nid.log"; ok $? "stderr goes t
 drop dies.yaml v9 test 'options: {die: 1}'
 wait_for 15 count_is failed 2
 did=$(job_id_in failed dies)
+wait_event "$did" failed
 is "$(cli history --job "$did" --json | jq -r '[.[] | select(.event == "started")] | length')" 2 "a handler that dies is retried (max_attempts 2), then fails"
 e=$(cli history --job "$did" --json | jq -r '.[0].error')
 case $e in *"without answering"*) ok 0 "saying it did not answer ($e)" ;; *) ok 1 "saying it did not answer ($e)" ;; esac
@@ -38,12 +40,14 @@ case $e in *"without answering"*) ok 0 "saying it did not answer ($e)" ;; *) ok 
 drop garbled.yaml v10 test 'options: {garble: 1}'
 wait_for 15 count_is failed 3
 gid=$(job_id_in failed garbled)
+wait_event "$gid" failed
 e=$(cli history --job "$gid" --json | jq -r '.[0].error')
 case $e in *"not a JSON object"*) ok 0 "a garbled answer is a protocol error ($e)" ;; *) ok 1 "a garbled answer is a protocol error ($e)" ;; esac
 
 drop slow.yaml v11 test 'options: {sleep: 30}'
 wait_for 20 count_is failed 4
 sid=$(job_id_in failed slow)
+wait_event "$sid" failed
 is "$(cli history --job "$sid" --json | jq -r '.[0].error')" "timed out after 2000 ms" "a handler past its timeout is killed and replaced"
 
 drop after.yaml v12 test

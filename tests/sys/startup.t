@@ -30,7 +30,7 @@ is "$(ls "$T/spool/completed" | grep -c '^nightly-square\.')" 2 "as two distinct
 ids=$(ls "$T/spool/completed" | grep '^nightly-square\.' | sed 's/\.yaml$//')
 n=0
 for id in $ids; do
-	cli history --job "$id" --json | jq -e 'map(.event) | index("completed")' >/dev/null && n=$((n + 1))
+	wait_event "$id" completed && n=$((n + 1))
 done
 is "$n" 2 "each with its own history"
 stop_daemon

@@ -29,6 +29,7 @@ sed -i 's/sleep: 60, grandchild: 1/sleep: 0/' "$T/spool/paused/$id.yaml"
 mv "$T/spool/paused/$id.yaml" "$T/spool/pending/"
 wait_for 10 count_is completed 1
 ok $? "moved back to pending, it resumes and completes"
+wait_event "$id" completed
 is "$(ev "$id")" "queued started cancelled resumed started completed" "history: one cancel, then resumed"
 
 # A job that waits (not_before in the future) is paused by a move.
@@ -50,6 +51,7 @@ sed -i 's/exit: 65/exit: 0/' "$T/spool/failed/$fid.yaml"
 mv "$T/spool/failed/$fid.yaml" "$T/spool/pending/"
 wait_for 10 count_is completed 2
 ok $? "moved from failed to pending, it runs again and completes"
+wait_event "$fid" completed
 case $(ev "$fid") in *"failed retried started completed") ok 0 "history: retried" ;; *) ok 1 "history: $(ev "$fid")" ;; esac
 is "$(cli history --job "$fid" --json | jq -r '.[0].attempt')" 1 "attempts were reset"
 kill -0 "$DPID"; ok $? "the daemon is alive"

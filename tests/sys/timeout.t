@@ -19,6 +19,7 @@ wait_for 10 count_is failed 1
 ok $? "after the timeout it fails (max_attempts 1)"
 wait_for 5 sh -c "! kill -0 $gc"
 ok $? "the grandchild was killed too"
+wait_event "$id" failed
 e=$(cli history --job "$id" --json | jq -r '.[0].error')
 is "$e" "timed out after 1000 ms" "history says it timed out"
 
@@ -27,6 +28,7 @@ wait_for 10 count_is processing 1
 sid=$(job_id_in processing stubborn)
 wait_for 15 count_is failed 2
 ok $? "a handler ignoring SIGTERM is killed"
+wait_event "$sid" failed
 is "$(cli history --job "$sid" --json | jq -r '.[0].signal')" 9 "by SIGKILL"
 stop_daemon
 done_testing
