@@ -6,7 +6,7 @@ set -u
 
 pkgs="build-essential pkg-config libyaml-dev liblmdb-dev libjansson-dev \
 libcmocka-dev inotify-tools perl jq lmdb-utils curl openssh-client \
-openssh-server mandoc"
+openssh-server mandoc strace"
 
 missing=""
 have_pc() { pkg-config --exists "$1" 2>/dev/null; }
@@ -26,6 +26,7 @@ have_cmd curl || missing="$missing curl"
 have_cmd sftp || missing="$missing openssh-client"
 { have_cmd sshd || [ -x /usr/sbin/sshd ]; } || missing="$missing openssh-server"
 have_cmd mandoc || missing="$missing mandoc"
+have_cmd strace || missing="$missing strace"
 
 [ -z "$missing" ] && exit 0
 

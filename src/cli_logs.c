@@ -2,21 +2,25 @@
  * cli_logs.c - `logs`: a job's handler output, and `check`: the config
  * and the spool, validated the way `nginx -t` does.
  *
- * logs -f follows logs/<id>.log while the job's file is in processing.
- * It waits on inotify (the logs directory for writes to the log, the
- * processing directory for the file leaving), never on a timer: the
- * watches are added before the first look, so no write and no move can
- * fall between a look and the wait. When the file has left processing
- * the handler may still be writing its last lines (a cancelled handler
- * is killed after the move, and the daemon writes the attempt's footer
- * when it has reaped it), so the log is followed until it has been quiet
- * for LOGS_LINGER_MS.
+ * logs -f follows logs/<id>.log while the job is live: while its file is
+ * in processing, and, while the daemon runs, in pending (waiting for its
+ * turn, or for another attempt after a back-off). It waits on inotify
+ * (the logs directory for writes to the log, pending and processing for
+ * the file's moves) and on a pidfd of the daemon (a pending job of a
+ * daemon that has gone will not run), never on a timer: the watches are
+ * added before the first look, so no write and no move can fall between
+ * a look and the wait. When the file has left processing for good the
+ * handler may still be writing its last lines (a cancelled handler is
+ * killed after the move, and the daemon writes the attempt's footer when
+ * it has reaped it), so the log is followed up to the attempt's footer,
+ * for at most LOGS_LINGER_MS.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -44,7 +49,10 @@ struct follow {
 	dev_t dev;
 	off_t off;       /* bytes of it copied to stdout */
 	int in_fd;       /* inotify */
-	int wd_logs, wd_proc;
+	int wd_logs, wd_proc, wd_pend;
+	int daemon_fd;   /* pidfd of the daemon; -1: none, or gone */
+	bool daemon_gone; /* it has exited since we started */
+	const char *id;
 	char log_name[ID_MAX + 8];
 	char job_name[ID_MAX + 8];
 	char line[64];   /* the start of the line being copied */
@@ -130,35 +138,48 @@ log_drain(struct follow *f)
 	return fflush(stdout) == EOF ? -EIO : 0;
 }
 
-static bool
-in_processing(struct cli *c, const struct follow *f)
+/* Where the job's file is: pending, processing, or elsewhere (NONE). */
+static enum job_state
+job_where(struct cli *c, const struct follow *f)
 {
-	struct stat st;
+	enum job_state s = cli_locate(c, f->id, STATE_PROCESSING);
 
-	return fstatat(c->sp.dir_fd[STATE_PROCESSING], f->job_name, &st,
-		       AT_SYMLINK_NOFOLLOW) == 0;
+	return s == STATE_PENDING || s == STATE_PROCESSING ? s : STATE_NONE;
 }
 
 /*
- * Wait for inotify events (timeout_ms -1: for ever) and read them.
- * Returns 1 when something about our log or job happened (or the queue
- * overflowed, which could hide it), 0 on timeout, or -errno. *reopen is
- * set when the log was created or replaced.
+ * Wait for inotify events or the daemon's exit (timeout_ms -1: for
+ * ever) and read them. Returns 1 when something about our log or job
+ * happened (or the queue overflowed, which could hide it, or the daemon
+ * exited), 0 on timeout, or -errno. *reopen is set when the log was
+ * created or replaced.
  */
 static int
 follow_wait(struct follow *f, int timeout_ms, bool *reopen)
 {
 	char buf[4096]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
-	struct pollfd pfd = {.fd = f->in_fd, .events = POLLIN};
+	struct pollfd pfd[2] = {
+		{.fd = f->in_fd, .events = POLLIN},
+		{.fd = f->daemon_fd, .events = POLLIN},
+	};
 	int hit = 0;
 	ssize_t n;
 
-	int pr = poll(&pfd, 1, timeout_ms);
+	int pr = poll(pfd, f->daemon_fd >= 0 ? 2 : 1, timeout_ms);
 	if (pr < 0)
 		return errno == EINTR ? 1 : -errno;
 	if (pr == 0)
 		return 0;
+	if (f->daemon_fd >= 0 && pfd[1].revents != 0) {
+		/* The daemon has exited: nothing runs a pending job now. */
+		close(f->daemon_fd);
+		f->daemon_fd = -1;
+		f->daemon_gone = true;
+		hit = 1;
+	}
+	if (pfd[0].revents == 0)
+		return hit;
 	n = read(f->in_fd, buf, sizeof(buf));
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN ? 1 : -errno;
@@ -177,12 +198,19 @@ follow_wait(struct follow *f, int timeout_ms, bool *reopen)
 			hit = 1;
 			if (ev->mask & (IN_CREATE | IN_MOVED_TO))
 				*reopen = true;
-		} else if (ev->wd == f->wd_proc &&
+		} else if ((ev->wd == f->wd_proc || ev->wd == f->wd_pend) &&
 			   strcmp(ev->name, f->job_name) == 0) {
 			hit = 1;
 		}
 	}
 	return hit;
+}
+
+/* Is the daemon we found at the start still there? */
+static bool
+daemon_alive(const struct cli *c)
+{
+	return c->daemon != 0 && kill(c->daemon, 0) == 0;
 }
 
 static int
@@ -201,26 +229,53 @@ logs_follow(struct cli *c, struct follow *f)
 	f->wd_logs = inotify_add_watch(f->in_fd, path,
 				       IN_MODIFY | IN_CREATE | IN_MOVED_TO |
 				       IN_CLOSE_WRITE | IN_ONLYDIR);
-	snprintf(path, sizeof(path), "%s/processing", c->sp.path);
-	f->wd_proc = inotify_add_watch(f->in_fd, path,
-				       IN_MOVED_FROM | IN_DELETE |
-				       IN_MOVED_TO | IN_CREATE | IN_ONLYDIR);
-	if (f->wd_logs < 0 || f->wd_proc < 0) {
+	if (f->wd_logs < 0) {
 		cli_warn("inotify_add_watch %s: %m: cannot follow the log",
 			 path);
 		return EX_OSERR;
 	}
+	snprintf(path, sizeof(path), "%s/processing", c->sp.path);
+	f->wd_proc = inotify_add_watch(f->in_fd, path,
+				       IN_MOVED_FROM | IN_DELETE |
+				       IN_MOVED_TO | IN_CREATE | IN_ONLYDIR);
+	if (f->wd_proc < 0) {
+		cli_warn("inotify_add_watch %s: %m: cannot follow the log",
+			 path);
+		return EX_OSERR;
+	}
+	snprintf(path, sizeof(path), "%s/pending", c->sp.path);
+	f->wd_pend = inotify_add_watch(f->in_fd, path,
+				       IN_MOVED_FROM | IN_DELETE |
+				       IN_MOVED_TO | IN_CREATE | IN_ONLYDIR);
+	if (f->wd_pend < 0) {
+		cli_warn("inotify_add_watch %s: %m: cannot follow the log",
+			 path);
+		return EX_OSERR;
+	}
+	/* A daemon in another pid namespace has no pidfd here: no matter. */
+	if (c->daemon != 0)
+		f->daemon_fd = (int)syscall(SYS_pidfd_open, c->daemon, 0);
 	/* Watches first, then the first look: nothing falls in between. */
 	if (f->log_fd < 0)
 		log_open(c, f);
-	if (c->daemon == 0 && in_processing(c, f)) {
+	if (c->daemon == 0 && job_where(c, f) != STATE_NONE) {
 		/* Nothing runs it, nothing writes: no point in waiting. */
 		rc = log_drain(f);
 		cli_warn("syncspoold is not running on %s: nothing runs the "
 			 "job now", c->sp.path);
 		return rc < 0 ? EX_IOERR : EX_OK;
 	}
-	while (in_processing(c, f)) {
+	/*
+	 * While it runs, or waits to run (its turn, or its next attempt)
+	 * under a daemon that is still there.
+	 */
+	for (;;) {
+		enum job_state where = job_where(c, f);
+		if (where == STATE_NONE ||
+		    (where == STATE_PENDING &&
+		     (f->daemon_gone ||
+		      (f->daemon_fd < 0 && !daemon_alive(c)))))
+			break;
 		if ((rc = log_drain(f)) < 0)
 			goto fail;
 		rc = follow_wait(f, -1, &reopen);
@@ -232,7 +287,7 @@ logs_follow(struct cli *c, struct follow *f)
 			reopen = false;
 		}
 	}
-	/* Gone from processing: the last lines, up to the attempt's footer. */
+	/* Done with: the last lines, up to the attempt's footer. */
 	int64_t deadline = util_mono_ms() + LOGS_LINGER_MS;
 	for (;;) {
 		if ((rc = log_drain(f)) < 0)
@@ -265,7 +320,7 @@ cmd_logs(struct cli *c, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct follow f = {.log_fd = -1, .in_fd = -1};
+	struct follow f = {.log_fd = -1, .in_fd = -1, .daemon_fd = -1};
 	bool follow = false;
 	const char *id;
 	int ch, rc;
@@ -292,6 +347,7 @@ cmd_logs(struct cli *c, int argc, char **argv)
 		return rc;
 	snprintf(f.log_name, sizeof(f.log_name), "%s.log", id);
 	spool_id_to_name(id, f.job_name);
+	f.id = id;
 
 	rc = log_open(c, &f);
 	if (rc == -ENOENT &&
@@ -314,6 +370,8 @@ cmd_logs(struct cli *c, int argc, char **argv)
 		close(f.log_fd);
 	if (f.in_fd >= 0)
 		close(f.in_fd);
+	if (f.daemon_fd >= 0)
+		close(f.daemon_fd);
 	return rc;
 }
 

@@ -453,12 +453,20 @@ spec_from(const struct move_spec *m, enum job_state s)
 	return s != STATE_NONE && (m->from[0] == s || m->from[1] == s);
 }
 
-static int
-cands_add(struct cands *cs, const char *name, enum job_state where)
+static bool
+cands_has(const struct cands *cs, const char *name)
 {
 	for (size_t i = 0; i < cs->n; i++)
 		if (strcmp(cs->v[i].name, name) == 0)
-			return 0;
+			return true;
+	return false;
+}
+
+static int
+cands_add(struct cands *cs, const char *name, enum job_state where)
+{
+	if (cands_has(cs, name))
+		return 0;
 	if (strlen(name) > NAME_MAX_LEN)
 		return 0;
 	if (cs->n == cs->cap) {
@@ -535,6 +543,9 @@ cands_scan(struct cli *c, struct cands *cs, enum job_state s, bool quick)
 		if (spool_name_ignored(de->d_name) ||
 		    (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) ||
 		    (quick && !cands_name_may_match(cs, de->d_name)))
+			continue;
+		/* The index has said whose it is: no need to read it. */
+		if (cands_has(cs, de->d_name))
 			continue;
 		if (spool_read_job(&c->sp, s, de->d_name, JOB_MAX_SIZE, &buf,
 				   &len, &st, err, sizeof(err)) < 0)

@@ -553,7 +553,11 @@ event_table_init(struct cli_table *t, bool with_job)
 	for (size_t i = 0; i < t->ncols; i++)
 		t->head[i] = head[i];
 	t->right[2] = t->right[3] = t->right[4] = true;
-	t->cut[5] = true;
+	/*
+	 * The job id is never cut: it is what an admin copies into show,
+	 * logs and retry --job. Being the last column, it may run past the
+	 * terminal's edge instead.
+	 */
 }
 
 struct hist_walk {
@@ -792,7 +796,8 @@ cmd_list(struct cli *c, int argc, char **argv)
 			.head = {"ID", "STATE", "VENUE", "PROVIDER", "TYPE",
 				 "ATTEMPTS", "NEXT"},
 			.right = {[5] = true},
-			.cut = {true, false, true, true, true},
+			/* Never the id: see event_table_init(). */
+			.cut = {false, false, true, true, true},
 		},
 	};
 	char clean[256];

@@ -2185,6 +2185,8 @@ wd_state(struct daemon *d, int wd)
 }
 
 /* Something happened to name in directory s. */
+static void paused_arrival(struct daemon *d, const char *name);
+
 static void
 on_name(struct daemon *d, enum job_state s, const char *name, uint32_t mask)
 {
@@ -2197,6 +2199,10 @@ on_name(struct daemon *d, enum job_state s, const char *name, uint32_t mask)
 	if (j != NULL) {
 		if (j->state != s || (mask & (IN_MOVED_FROM | IN_DELETE)))
 			djob_observe(d, j);
+		return;
+	}
+	if (s == STATE_PAUSED && (mask & IN_MOVED_TO)) {
+		paused_arrival(d, name);
 		return;
 	}
 	if (s != STATE_PENDING || spool_name_ignored(name))
@@ -2542,12 +2548,13 @@ on_signal(struct daemon *d)
 /* ---- start-up ---- */
 
 /*
- * A job claimed and started by a daemon that died before any of it was
- * committed: its record, rebuilt from the file itself.
+ * A job whose record is missing, rebuilt from its file in `where`: one
+ * claimed and started by a daemon that died before any of it was
+ * committed, or one paused before the daemon ever saw it.
  */
 static int
-rec_from_file(struct daemon *d, const char *name, const char *id,
-	      struct jobrec *rec)
+rec_from_file(struct daemon *d, enum job_state where, const char *name,
+	      const char *id, struct jobrec *rec)
 {
 	char err[ERRLEN], *buf = NULL;
 	struct job job = {0};
@@ -2555,8 +2562,8 @@ rec_from_file(struct daemon *d, const char *name, const char *id,
 	size_t len;
 	int rc;
 
-	rc = spool_read_job(&d->sp, STATE_PROCESSING, name, JOB_MAX_SIZE, &buf,
-			    &len, &st, err, sizeof(err));
+	rc = spool_read_job(&d->sp, where, name, JOB_MAX_SIZE, &buf, &len,
+			    &st, err, sizeof(err));
 	if (rc == 0)
 		rc = job_parse(buf, len, &job, err, sizeof(err));
 	if (rc == 0) {
@@ -2566,7 +2573,7 @@ rec_from_file(struct daemon *d, const char *name, const char *id,
 		scopy(rec->venue, sizeof(rec->venue), job.venue_id);
 		scopy(rec->provider, sizeof(rec->provider), job.provider);
 		scopy(rec->sync_type, sizeof(rec->sync_type), job.sync_type);
-		rec->state = STATE_PROCESSING;
+		rec->state = where;
 		rec->priority = job.priority;
 		rec->not_before = job.not_before;
 		rec->created = util_now_ms();
@@ -2602,7 +2609,7 @@ recover_processing(struct daemon *d, const char *name)
 		return;
 	if (spool_name_to_id(name, id) < 0 ||
 	    (store_job_get(d->st, id, &rec) < 0 &&
-	     rec_from_file(d, name, id, &rec) < 0)) {
+	     rec_from_file(d, STATE_PROCESSING, name, id, &rec) < 0)) {
 		/* Not ours: hand it back to pending as a new upload. */
 		if (spool_move(&d->sp, STATE_PROCESSING, name, STATE_PENDING,
 			       NULL) == 0) {
@@ -2672,31 +2679,74 @@ recover_processing(struct daemon *d, const char *name)
 	djob_enqueue(d, j);
 }
 
-/* A file found in paused at start. */
+/*
+ * A job file arrived in paused that we hold no live job for: a job
+ * stopped before the daemon saw it in pending (a trigger followed at
+ * once by a stop, or both while the daemon was down), or a finished one
+ * moved there by hand. Record it as paused; a file that is not a job of
+ * this spool is left alone.
+ */
 static void
-recover_paused(struct daemon *d, const char *name)
+paused_arrival(struct daemon *d, const char *name)
 {
 	char id[ID_MAX + 1];
 	struct jobrec rec;
 	struct djob *j;
-	enum job_state was;
+	enum job_state was = STATE_NONE;
+	bool fresh = false;
 
 	if (spool_name_ignored(name))
 		return;
-	if (spool_name_to_id(name, id) < 0 || store_job_get(d->st, id, &rec) < 0) {
+	if (spool_name_to_id(name, id) < 0) {
+		/* An upload stopped before it was accepted: give it its id. */
+		char stem[ID_MAX + 1], newname[ID_MAX + 8];
+		int rc = -EEXIST;
+
+		spool_stem(name, stem);
+		for (int tries = 0; tries < 8 && rc == -EEXIST; tries++) {
+			spool_id_make(stem, util_now_ms(), (uint32_t)rnd_next(d),
+				      id);
+			spool_id_to_name(id, newname);
+			rc = spool_move(&d->sp, STATE_PAUSED, name, STATE_PAUSED,
+					newname);
+		}
+		if (rc < 0)
+			return;
+		d->dirty[STATE_PAUSED] = true;
+		name = newname;
+		/* Its own event (IN_MOVED_TO) finds it already known. */
+		if (rec_from_file(d, STATE_PAUSED, name, id, &rec) < 0 ||
+		    config_provider(&d->cfg, rec.provider) == NULL) {
+			log_warn("event=foreign_file dir=paused name=%s "
+				 "msg=\"not a valid job; left alone\"", name);
+			return;
+		}
+		rec.attempts = 0;
+		fresh = true;
+	} else if (djob_get(d, id) != NULL) {
+		return; /* ours already */
+	} else if (store_job_get(d->st, id, &rec) == 0) {
+		was = rec.state;
+	} else if (rec_from_file(d, STATE_PAUSED, name, id, &rec) == 0 &&
+		   config_provider(&d->cfg, rec.provider) != NULL) {
+		rec.attempts = 0;
+		fresh = true;
+	} else {
 		log_warn("event=foreign_file dir=paused name=%s msg=\"not a "
-			 "job of this spool; left alone\"", name);
+			 "valid job of this spool; left alone\"", name);
 		return;
 	}
 	j = djob_new(d, id, rec.name, rec.provider, rec.venue);
 	if (j == NULL)
 		return;
 	djob_from_rec(j, &rec);
-	was = rec.state;
 	j->state = STATE_PAUSED;
+	if (fresh)
+		emit(d, j, EV_QUEUED, NULL, NULL, NULL);
 	if (was != STATE_PAUSED) {
 		emit(d, j, was == STATE_PROCESSING ? EV_CANCELLED : EV_PAUSED,
-		     NULL, "moved to paused while the daemon was down", NULL);
+		     NULL, fresh ? "paused before the daemon saw it queued"
+				 : NULL, NULL);
 		djob_put(d, j);
 	}
 }
@@ -2794,7 +2844,7 @@ startup(struct daemon *d)
 	if (list_dir(d, STATE_PAUSED, &names, &count) == 0) {
 		p = names;
 		for (size_t i = 0; i < count; i++, p += strlen(p) + 1)
-			recover_paused(d, p);
+			paused_arrival(d, p);
 		free(names);
 	}
 	recover_stale(d);
