@@ -1029,6 +1029,51 @@ runner_boot_id(void)
 
 /* ---- the result file ---- */
 
+/*
+ * Printable text: no control bytes, and anything past ASCII well-formed
+ * UTF-8 (shortest forms, no surrogates), so a value like "Zürich" is kept
+ * and JSON output stays valid.
+ */
+static bool
+runner_text_valid(const char *p, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)p;
+
+	for (size_t i = 0; i < len;) {
+		unsigned char c = s[i];
+		size_t n;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return false;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return false;
+		if (i + n >= len)
+			return false; /* cut short */
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+		    (cp >= 0x80 && cp < 0xa0))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
 static bool
 runner_char_key(char c)
 {
@@ -1059,10 +1104,8 @@ runner_result_line(const char *line, size_t len, char *out, size_t *outlen)
 	vend = len;
 	if (v == vend)
 		return true; /* an empty value says nothing */
-	for (size_t i = v; i < vend; i++)
-		if ((unsigned char)line[i] < 0x20 ||
-		    (unsigned char)line[i] >= 0x7f)
-			return true;
+	if (!runner_text_valid(line + v, vend - v))
+		return true;
 	need = k + 2 + (vend - v) + 1;
 	if (*outlen + need > RESULT_MAX)
 		return false;

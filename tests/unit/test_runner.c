@@ -271,7 +271,14 @@ test_result_read_table(void **state)
 		 "records: 42\nnote: some words\n"},
 		{"junk dropped",
 		 "hello\n: x\n# c: x\nbad key: x\nempty:\nk: bad\001\n"
-		 "k: caf\xc3\xa9\nspace : x\nok: 1\n\n",
+		 "space : x\nok: 1\n\n",
+		 "ok: 1\n"},
+		{"UTF-8 values kept", "city: Z\xc3\xbcrich\nname: \xe6\x9d\xb1\n"
+		 "smile: \xf0\x9f\x99\x82\n",
+		 "city: Z\xc3\xbcrich\nname: \xe6\x9d\xb1\nsmile: \xf0\x9f\x99\x82\n"},
+		{"invalid UTF-8 dropped",
+		 "a: \xc3\nb: \xc0\xaf\nc: \xed\xa0\x80\nd: \xf5\x80\x80\x80\n"
+		 "e: \xe2\x82\nf: \xc2\x85\nok: 1\n",
 		 "ok: 1\n"},
 		{"duplicates kept", "a: 1\na: 2\n", "a: 1\na: 2\n"},
 		{"no final newline", "records: 5", "records: 5\n"},
