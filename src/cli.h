@@ -135,7 +135,7 @@ const char *cli_exit(int32_t exit_code, int32_t sig, char *buf, size_t len);
  * than the table; columns marked right are right-aligned. A row may carry
  * note lines, printed indented below it ("error: ...").
  */
-#define CLI_TABLE_MAXCOLS 8
+#define CLI_TABLE_MAXCOLS 10
 struct cli_table {
 	size_t ncols;
 	const char *head[CLI_TABLE_MAXCOLS];
@@ -182,6 +182,7 @@ int cmd_stop(struct cli *c, int argc, char **argv);
 int cmd_resume(struct cli *c, int argc, char **argv);
 int cmd_retry(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
+int cmd_stats(struct cli *c, int argc, char **argv);
 int cmd_history(struct cli *c, int argc, char **argv);
 int cmd_list(struct cli *c, int argc, char **argv);
 int cmd_show(struct cli *c, int argc, char **argv);

@@ -34,6 +34,7 @@ static const struct synopsis {
 	{"resume", "provider --venue venue"},
 	{"retry", "provider --venue venue [--job id]"},
 	{"status", "[provider --venue venue] [--json]"},
+	{"stats", ""},
 	{"history", "provider --venue venue [--limit n] [--since time] "
 		    "[--json]"},
 	{"history", "--job id [--json]"},

@@ -114,10 +114,73 @@ json_last_run(const struct vpstat *s)
 			 cli_json_str(s->last_error));
 }
 
+/* The provider's circuit breaker as the daemon last saved it. */
+struct breaker {
+	bool known;
+	bool open;
+	int64_t until;
+	unsigned failures;
+};
+
+static void
+breaker_read(const struct cli *c, const char *provider, struct breaker *b)
+{
+	char key[TOKEN_MAX + 16], val[96], state[16];
+	long long until;
+	size_t len;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(key, sizeof(key), "breaker/%s", provider);
+	if (c->st == NULL ||
+	    store_get_meta(c->st, key, val, sizeof(val) - 1, &len) < 0)
+		return;
+	val[len] = '\0';
+	if (sscanf(val, "v1 %15s %lld %u", state, &until, &b->failures) != 3)
+		return;
+	b->known = true;
+	b->open = strcmp(state, "open") == 0;
+	b->until = until;
+}
+
+/* "closed", "open" (until a time), or "half_open" (a probe may run). */
+static const char *
+breaker_state(const struct breaker *b)
+{
+	if (!b->open)
+		return "closed";
+	return util_now_ms() < b->until ? "open" : "half_open";
+}
+
+static json_t *
+json_breaker(const struct breaker *b)
+{
+	return json_pack("{s:s,s:o,s:i}", "state", breaker_state(b),
+			 "until", b->open ? cli_json_time(b->until)
+					  : json_null(),
+			 "failures", (int)b->failures);
+}
+
+static void
+breaker_human(const struct breaker *b, const char *label)
+{
+	char t[RFC3339_LEN];
+
+	if (!b->open)
+		return;
+	if (strcmp(breaker_state(b), "open") == 0)
+		printf("%sOPEN until %s after %u failed attempts in a row: "
+		       "its jobs are held\n", label, cli_time(b->until, t),
+		       b->failures);
+	else
+		printf("%shalf open: one job may run as a probe\n", label);
+}
+
 static void
 status_vp_human(const struct cli *c, const char *venue,
 		const struct provider *p, const struct vpstat *s, bool seen)
 {
+	struct breaker br;
+
 	char b1[64], b2[64], t[RFC3339_LEN], clean[ERROR_MAX * 3 + 8];
 
 	printf("venue         %s\n", venue);
@@ -143,6 +206,8 @@ status_vp_human(const struct cli *c, const char *venue,
 		printf("breaker       opens after %u failures, cooldown %s\n",
 		       p->breaker_failures,
 		       cli_duration(p->breaker_cooldown_ms, b1, sizeof(b1)));
+	breaker_read(c, p->name, &br);
+	breaker_human(&br, "              ");
 	printf("max age       %s\n", dur_or(p->max_age_ms, "none", b1,
 					     sizeof(b1)));
 	printf("\n");
@@ -219,6 +284,9 @@ status_vp(struct cli *c, const char *provider, const char *venue, bool json)
 				    cli_json_time(s.last_success));
 		json_object_set_new(doc, "next_attempt",
 				    cli_json_time(s.next_attempt));
+		struct breaker br;
+		breaker_read(c, provider, &br);
+		json_object_set_new(doc, "breaker", json_breaker(&br));
 		json_object_set_new(doc, "config", json_provider_config(p));
 		json_object_set_new(doc, "daemon", json_daemon(c));
 		json_object_set_new(doc, "stale", json_boolean(c->daemon == 0));
@@ -337,11 +405,14 @@ status_all_json(const struct cli *c, const struct prov_sums *ps,
 	for (size_t i = 0; i < ps->n; i++) {
 		const struct prov_sum *p = &ps->v[i];
 		json_t *counts = cli_json_counts(p->counts);
+		struct breaker br;
+		breaker_read(c, p->name, &br);
 		json_object_set_new(provs, p->name,
-				    json_pack("{s:o,s:I,s:b}",
+				    json_pack("{s:o,s:I,s:b,s:o}",
 					      "counts", counts,
 					      "venues", (json_int_t)p->venues,
-					      "configured", p->configured));
+					      "configured", p->configured,
+					      "breaker", json_breaker(&br)));
 	}
 	json_object_set_new(doc, "providers", provs);
 	json_object_set_new(doc, "stale", json_boolean(c->daemon == 0));
@@ -434,6 +505,13 @@ status_all(struct cli *c, bool json)
 	else
 		cli_table_print(c, &tab, "");
 	cli_table_free(&tab);
+	for (size_t i = 0; i < ps.n; i++) {
+		struct breaker br;
+		char label[TOKEN_MAX + 32];
+		breaker_read(c, ps.v[i].name, &br);
+		snprintf(label, sizeof(label), "breaker of %s: ", ps.v[i].name);
+		breaker_human(&br, label);
+	}
 	free(ps.v);
 	return EX_OK;
 nomem:
@@ -1186,4 +1264,185 @@ cmd_show(struct cli *c, int argc, char **argv)
 	free(ev.v);
 	free(tail);
 	return rc;
+}
+
+/* ---- stats ---- */
+
+/* One sample of the metrics file: name, labels, value. */
+struct sample {
+	char name[64];
+	char provider[TOKEN_MAX + 1];
+	char label2[32];   /* state, reason or le */
+	double value;
+};
+
+static bool
+sample_parse(const char *line, struct sample *sm)
+{
+	const char *brace = strchr(line, '{'), *sp;
+
+	memset(sm, 0, sizeof(*sm));
+	if (line[0] == '#' || line[0] == '\n')
+		return false;
+	sp = brace != NULL ? strchr(brace, '}') : strchr(line, ' ');
+	if (sp == NULL)
+		return false;
+	snprintf(sm->name, sizeof(sm->name), "%.*s",
+		 (int)((brace != NULL ? brace : sp) - line), line);
+	if (brace != NULL) {
+		const char *pv = strstr(brace, "provider=\"");
+		const char *l2 = strstr(brace, "state=\"");
+		if (l2 == NULL)
+			l2 = strstr(brace, "reason=\"");
+		if (pv != NULL)
+			sscanf(pv, "provider=\"%64[^\"]\"", sm->provider);
+		if (l2 != NULL)
+			sscanf(strchr(l2, '"'), "\"%31[^\"]\"", sm->label2);
+		sp++;
+	}
+	return sscanf(sp, " %lf", &sm->value) == 1;
+}
+
+struct stat_row {
+	char provider[TOKEN_MAX + 1];
+	double jobs[STATE_COUNT], attempts, retries, failures, dsum, dcount;
+	double oldest, breaker;
+};
+
+int
+cmd_stats(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct stat_row rows[64];
+	size_t nrows = 0;
+	double space = -1, inodes = -1;
+	char line[512], b[64];
+	struct stat st;
+	FILE *f;
+	int ch, rc;
+
+	while ((ch = cli_getopt(argc, argv, ":", longopts)) != -1) {
+		if (ch == 'h')
+			return EX_OK;
+		return EX_USAGE;
+	}
+	if (optind < argc)
+		return cli_extra_arg("stats", argv[optind]);
+	if ((rc = cli_open(c, NEED_CONFIG)) != EX_OK)
+		return rc;
+	if (c->cfg.metrics == NULL) {
+		cli_warn("metrics are off: set `metrics: PATH` in %s and "
+			 "reload syncspoold", c->config_path);
+		return EX_UNAVAILABLE;
+	}
+	f = fopen(c->cfg.metrics, "re");
+	if (f == NULL || fstat(fileno(f), &st) < 0) {
+		cli_warn("cannot read %s: %s (syncspoold writes it every five "
+			 "seconds while it runs)", c->cfg.metrics,
+			 strerror(errno));
+		if (f != NULL)
+			fclose(f);
+		return EX_UNAVAILABLE;
+	}
+	memset(rows, 0, sizeof(rows));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct sample sm;
+		struct stat_row *r = NULL;
+
+		if (!sample_parse(line, &sm))
+			continue;
+		if (strcmp(sm.name, "syncspool_free_space_ratio") == 0)
+			space = sm.value;
+		if (strcmp(sm.name, "syncspool_free_inodes_ratio") == 0)
+			inodes = sm.value;
+		if (strncmp(line, "syncspool_", 10) != 0 ||
+		    strstr(line, "provider=") == NULL)
+			continue;
+		for (size_t i = 0; i < nrows; i++)
+			if (strcmp(rows[i].provider, sm.provider) == 0)
+				r = &rows[i];
+		if (r == NULL && nrows < sizeof(rows) / sizeof(rows[0])) {
+			r = &rows[nrows++];
+			snprintf(r->provider, sizeof(r->provider), "%s",
+				 sm.provider);
+		}
+		if (r == NULL)
+			continue;
+		if (strcmp(sm.name, "syncspool_jobs") == 0)
+			r->jobs[state_from_name(sm.label2)] = sm.value;
+		else if (strcmp(sm.name, "syncspool_attempts_total") == 0)
+			r->attempts = sm.value;
+		else if (strcmp(sm.name, "syncspool_retries_total") == 0)
+			r->retries = sm.value;
+		else if (strcmp(sm.name, "syncspool_failures_total") == 0)
+			r->failures += sm.value;
+		else if (strcmp(sm.name,
+				"syncspool_handler_duration_seconds_sum") == 0)
+			r->dsum = sm.value;
+		else if (strcmp(sm.name,
+				"syncspool_handler_duration_seconds_count") == 0)
+			r->dcount = sm.value;
+		else if (strcmp(sm.name,
+				"syncspool_oldest_pending_seconds") == 0)
+			r->oldest = sm.value;
+		else if (strcmp(sm.name, "syncspool_breaker_open") == 0)
+			r->breaker = sm.value;
+	}
+	fclose(f);
+	printf("metrics of %s, written %s ago\n", c->cfg.metrics,
+	       cli_duration((uint64_t)(util_now_ms() -
+				       ((int64_t)st.st_mtim.tv_sec * 1000 +
+					st.st_mtim.tv_nsec / 1000000)),
+			    b, sizeof(b)));
+	if (space >= 0)
+		printf("space    %.0f%% free, %.0f%% inodes free\n",
+		       space * 100, inodes * 100);
+	printf("\n");
+
+	struct cli_table tab = {
+		.ncols = 10,
+		.head = {"PROVIDER", "PENDING", "RUNNING", "DONE", "FAILED",
+			 "PAUSED", "ATTEMPTS", "RETRIES", "AVG RUN", "OLDEST"},
+		.right = {false, true, true, true, true, true, true, true, true,
+			  true},
+		.cut = {true},
+	};
+	for (size_t i = 0; i < nrows; i++) {
+		const struct stat_row *r = &rows[i];
+		char cells[10][TOKEN_MAX + 16];
+		const char *row[10];
+		snprintf(cells[0], sizeof(cells[0]), "%.64s%s",
+			 r->provider[0] != '\0' ? r->provider : "(none)",
+			 r->breaker > 0 ? " (breaker)" : "");
+		for (int k = STATE_PENDING; k < STATE_COUNT; k++)
+			snprintf(cells[k], sizeof(cells[k]), "%.0f", r->jobs[k]);
+		snprintf(cells[6], sizeof(cells[6]), "%.0f", r->attempts);
+		snprintf(cells[7], sizeof(cells[7]), "%.0f", r->retries);
+		if (r->dcount > 0)
+			cli_duration((uint64_t)(r->dsum / r->dcount * 1000),
+				     cells[8], sizeof(cells[8]));
+		else
+			snprintf(cells[8], sizeof(cells[8]), "-");
+		if (r->oldest > 0)
+			cli_duration((uint64_t)(r->oldest * 1000), cells[9],
+				     sizeof(cells[9]));
+		else
+			snprintf(cells[9], sizeof(cells[9]), "-");
+		for (int k = 0; k < 10; k++)
+			row[k] = cells[k];
+		if (cli_table_add(&tab, row) < 0)
+			break;
+	}
+	cli_table_print(c, &tab, "");
+	cli_table_free(&tab);
+	for (size_t i = 0; i < nrows; i++)
+		if (rows[i].failures > 0)
+			printf("%s: %.0f failed attempts or invalid files since "
+			       "syncspoold started\n",
+			       rows[i].provider[0] ? rows[i].provider : "(none)",
+			       rows[i].failures);
+	return EX_OK;
 }

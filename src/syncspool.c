@@ -32,6 +32,7 @@ static const struct command {
 	{"resume", cmd_resume},
 	{"retry", cmd_retry},
 	{"status", cmd_status},
+	{"stats", cmd_stats},
 	{"history", cmd_history},
 	{"list", cmd_list},
 	{"show", cmd_show},

@@ -3,7 +3,7 @@
 # jobs are held (not failed) for the cool-down; then one probe runs, and
 # its success closes the breaker.
 . "$(dirname "$0")/lib.sh"
-plan 7
+plan 10
 MAX_ATTEMPTS=1 setup 'breaker: {failures: 2, cooldown: 3s}'
 start_daemon
 
@@ -12,6 +12,9 @@ drop f2.yaml v2 test 'options: {exit: 1}'
 wait_for 10 count_is failed 2
 wait_for 5 grep -q 'event=breaker_open provider=test' "$T/daemon.log"
 ok $? "two failures in a row open the breaker"
+wait_for 5 sh -c "$SYNCSPOOL -c $T/syncspool.yaml status --json | jq -e '.providers.test.breaker.state == \"open\"'"
+ok $? "status shows it open"
+is "$(cli status --json | jq -r '.providers.test.breaker.failures')" 2 "after 2 failures"
 t0=$(now_ms)
 drop ok1.yaml v3 test
 drop ok2.yaml v4 test
@@ -24,6 +27,8 @@ held=$((first / 1000000 - t0))
 [ "$held" -ge 2000 ]; ok $? "not before the cool-down ended (held $held ms)"
 wait_for 5 grep -q 'event=breaker_closed provider=test' "$T/daemon.log"
 ok $? "the probe's success closes the breaker"
+wait_for 5 sh -c "$SYNCSPOOL -c $T/syncspool.yaml status test --venue v3 --json | jq -e '.breaker.state == \"closed\"'"
+ok $? "and status shows it closed"
 # The probe ran alone: the second job started after the probe ended.
 probe_end=$(awk '$1 == "end" && ($2 == "v3" || $2 == "v4") { print $5 }' "$T/stamps" | sort -n | head -n 1)
 second=$(awk '$1 == "start" && ($2 == "v3" || $2 == "v4") { print $5 }' "$T/stamps" | sort -n | tail -n 1)

@@ -7,7 +7,7 @@
 # output with stdout not a terminal: lines are not cut, and no escape
 # sequence gets through, not even one the handler printed.
 . "$(dirname "$0")/lib.sh"
-plan 61
+plan 62
 setup
 start_daemon
 
@@ -24,12 +24,12 @@ man_synopsis() {
 	mandoc -T ascii "$TOP/man/syncspool.1" | sed 's/.\x08//g' | awk '/^SYNOPSIS/ {f = 1; next} /^[A-Z]/ {f = 0} f' | join_usage
 }
 man=$(man_synopsis)
-[ "$(echo "$man" | wc -l)" -eq 12 ]; ok $? "the man page's SYNOPSIS has 12 entries"
+[ "$(echo "$man" | wc -l)" -eq 13 ]; ok $? "the man page's SYNOPSIS has 13 entries"
 "$S" --help >"$out" 2>"$err"
 is "$?" 0 "syncspool --help exits 0"
 is "$(join_usage <"$out")" "$man" "syncspool --help is the SYNOPSIS, line for line"
 [ ! -s "$err" ]; ok $? "on stdout, nothing on stderr"
-for cmd in trigger stop resume retry status history list show logs check; do
+for cmd in trigger stop resume retry status stats history list show logs check; do
 	"$S" "$cmd" --help >"$out" 2>"$err"
 	rc=$?
 	want=$(echo "$man" | grep "^syncspool \[-c config\] $cmd\( \|\$\)")

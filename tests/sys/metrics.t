@@ -3,7 +3,7 @@
 # collector reads, rewritten atomically with jobs by state and provider,
 # attempts, retries, failures by reason and handler durations.
 . "$(dirname "$0")/lib.sh"
-plan 8
+plan 11
 MAX_ATTEMPTS=2 METRICS=metrics.prom setup
 start_daemon
 
@@ -25,5 +25,10 @@ is "$(val 'syncspool_failures_total{provider="",reason="invalid"}')" 1 "invalid 
 is "$(val 'syncspool_handler_duration_seconds_count{provider="test"}')" 4 "handler duration histogram"
 # Every line is a comment or "name{labels} value": what the collector parses.
 is "$(grep -v '^#' "$m" | grep -cvE '^[a-z_]+(\{[^}]*\})? [0-9.+eInf-]+$')" 0 "the file is well-formed"
+# syncspool stats reads the same file for a person.
+cli stats >"$T/stats.out"
+is "$?" 0 "syncspool stats works"
+grep -Eq '^test +1 +0 +2 +1 +0 +4 +1 ' "$T/stats.out"; ok $? "with the provider's row: jobs by state, attempts, retries"
+[ "$(grep -c "$(printf '\033')" "$T/stats.out")" -eq 0 ]; ok $? "no escape sequences when not on a terminal"
 stop_daemon
 done_testing
