@@ -159,7 +159,7 @@ cleanup() {
 		for f in "$T"/runs/*.pid; do
 			[ -f "$f" ] || continue
 			p=$(cat "$f")
-			tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+			{ tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null |
 				grep -qx "TEST_DIR=$T" && kill -KILL "$p" 2>/dev/null
 		done
 	fi
