@@ -494,7 +494,7 @@ sched_group_release(struct sched *s, struct sched_group *g)
 {
 	struct sched_group **pp;
 
-	if (g->running || g->ready.n > 0 || g->nwaiting > 0)
+	if (g->running || g->ready.n > 0 || g->nwaiting > 0 || g->refs > 0)
 		return false;
 	assert(!g->in_runq);
 	pp = &s->buckets[hash2(g->provider, g->venue) & (s->nbuckets - 1)];

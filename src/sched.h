@@ -146,6 +146,7 @@ struct sched_group {
 	uint64_t turn;
 	size_t runq_idx;
 	bool in_runq;
+	unsigned refs;           /* the caller's holders (paused jobs too) */
 	struct sched_group *hnext; /* hash chain */
 };
 
@@ -179,7 +180,11 @@ struct sched_provider *sched_provider_find(struct sched *s,
 /* The group of venue+provider, created if missing; NULL on ENOMEM. */
 struct sched_group *sched_group_get(struct sched *s, const char *provider,
 				    const char *venue);
-/* Drop the group if it is empty and idle; returns true if it was freed. */
+/*
+ * Drop the group if it is empty, idle and held by nobody (refs, which
+ * the caller counts for jobs that point to it outside the queue); returns
+ * true if it was freed.
+ */
 bool sched_group_release(struct sched *s, struct sched_group *g);
 
 /* Queue j (its priority, seq, due and group set by the caller). */

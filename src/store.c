@@ -853,6 +853,9 @@ store_write(struct store *st, int (*fn)(struct store_txn *), char *err,
 		t.mdb_rc = 0;
 		rc = mdb_txn_begin(st->env, NULL, 0, &t.txn);
 		if (rc != 0) {
+			/* After a failed meta page write LMDB refuses all. */
+			if (rc == MDB_PANIC)
+				st->broken = true;
 			util_seterr(err, errlen, "LMDB write txn_begin: %s",
 				    mdb_strerror(rc));
 			return store_errno(rc);
@@ -862,10 +865,20 @@ store_write(struct store *st, int (*fn)(struct store_txn *), char *err,
 		if (rc == 0) {
 			rc = mdb_txn_commit(t.txn); /* frees the txn, always */
 			if (rc != 0) {
+				MDB_txn *probe = NULL;
 				t.mdb_rc = rc;
 				util_seterr(err, errlen, "LMDB commit: %s",
 					    mdb_strerror(rc));
 				rc = store_errno(rc);
+				/*
+				 * A failed meta page write leaves LMDB fatal:
+				 * find out now, not at the next commit.
+				 */
+				if (mdb_txn_begin(st->env, NULL, MDB_RDONLY,
+						  &probe) == MDB_PANIC)
+					st->broken = true;
+				else if (probe != NULL)
+					mdb_txn_abort(probe);
 			}
 		} else {
 			mdb_txn_abort(t.txn);
@@ -901,6 +914,8 @@ store_read_begin(struct store *st, MDB_txn **txn)
 		}
 		rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
 	}
+	if (rc == MDB_PANIC)
+		st->broken = true;
 	if (rc != 0)
 		return store_errno(rc);
 	st->busy = true;
@@ -1411,6 +1426,12 @@ store_map_find(struct store *st)
 		}
 	}
 	fclose(maps);
+}
+
+bool
+store_broken(const struct store *st)
+{
+	return st->broken;
 }
 
 void

@@ -80,6 +80,12 @@ void store_close(struct store *st);
  * the daemon's resident size for good. Call between transactions.
  */
 void store_trim(struct store *st);
+/*
+ * True once the environment is unusable (LMDB's fatal error after a
+ * failed meta page write, or a lost map): every call fails until the
+ * process opens it anew.
+ */
+bool store_broken(const struct store *st);
 /* Clear reader slots left by dead processes (mdb_reader_check). */
 int store_reader_check(struct store *st, int *dead);
 

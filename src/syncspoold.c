@@ -51,6 +51,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -194,6 +195,9 @@ struct daemon {
 	int64_t space_checked;        /* mono ms */
 	bool rescan_wanted;
 	bool lease_warned;            /* said once that leases are not ours */
+	bool disk_full;               /* ENOSPC seen since the last flush */
+	size_t *slot_done;            /* slots to free after the next commit */
+	size_t nslot_done;
 	int64_t prune_at;             /* mono ms: the next retention step */
 	struct metrics metrics;
 	int running_fd;               /* db/running */
@@ -394,6 +398,8 @@ djob_new(struct daemon *d, const char *id, const char *name,
 		free(j);
 		return NULL;
 	}
+	/* Every live job holds its group, queued or not (paused). */
+	j->sj.group->refs++;
 	memcpy(j->id, id, strlen(id) + 1);
 	j->sync_type = djob_type_full;
 	j->last_exit = -1;
@@ -422,6 +428,8 @@ djob_free(struct daemon *d, struct djob *j)
 	coalesce_forget(d, j);
 	sched_remove(&d->sched, &j->sj);
 	table_del(&d->jobs, j->id);
+	assert(j->sj.group->refs > 0);
+	j->sj.group->refs--;
 	sched_group_release(&d->sched, j->sj.group);
 	djob_release(j);
 }
@@ -613,6 +621,37 @@ slot_release(struct daemon *d, struct drun *r)
 	slot_store(d, (size_t)r->slot, "");
 	d->slot_used[r->slot] = false;
 	r->slot = -1;
+}
+
+/*
+ * The handler ended: its line stays until the outcome is committed, so
+ * that a daemon dying in between still finds that an attempt ran.
+ */
+static void
+slot_release_later(struct daemon *d, struct drun *r)
+{
+	size_t *v;
+
+	if (r->slot < 0)
+		return;
+	v = realloc(d->slot_done, (d->nslot_done + 1) * sizeof(*v));
+	if (v == NULL) {
+		slot_release(d, r); /* short of memory: free it now */
+		return;
+	}
+	d->slot_done = v;
+	d->slot_done[d->nslot_done++] = (size_t)r->slot;
+	r->slot = -1;
+}
+
+static void
+slots_release_committed(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nslot_done; i++) {
+		slot_store(d, d->slot_done[i], "");
+		d->slot_used[d->slot_done[i]] = false;
+	}
+	d->nslot_done = 0;
 }
 
 /* Read the slots a previous daemon left; *out is malloc'd. */
@@ -1041,6 +1080,8 @@ worker_begin(struct daemon *d, struct drun *r,
 	return 0;
 }
 
+static void disk_trouble(struct daemon *d, int rc);
+
 /* ---- moving a job on ---- */
 
 /*
@@ -1060,6 +1101,7 @@ djob_move(struct daemon *d, struct djob *j, enum job_state to)
 			log_error("event=move_failed job=%s from=%s to=%s "
 				  "error=\"%s\"", j->id, state_name(j->state),
 				  state_name(to), strerror(-rc));
+		disk_trouble(d, rc);
 		return rc;
 	}
 	mark_dirty(d, j->state, to);
@@ -1100,7 +1142,7 @@ run_conclude(struct daemon *d, struct drun *r)
 		runner_reap(&r->run, &r->rs);
 	}
 	r->reaped = true;
-	slot_release(d, r);
+	slot_release_later(d, r);
 	sched_done(&d->sched, j->sj.group);
 	snprintf(rname, sizeof(rname), "%s.result", j->id);
 	if (r->result[0] == '\0')
@@ -1667,6 +1709,8 @@ accept_file(struct daemon *d, struct cand *c)
 			    &len, &st, err, sizeof(err));
 	if (rc == -ENOENT)
 		return ACCEPT_DONE;
+	if (rc == -EAGAIN || rc == -EWOULDBLOCK)
+		return ACCEPT_LATER; /* a writer holds a lease on it */
 	if (rc == -ENOMEM || rc == -EIO || rc == -EMFILE || rc == -ENFILE)
 		return ACCEPT_RETRY_IO;
 	if (rc < 0) {
@@ -1822,6 +1866,8 @@ space_ok(struct daemon *d)
 	struct statvfs vfs;
 	bool low;
 
+	if (d->disk_full)
+		return false;
 	if (d->cfg.min_free_pct == 0)
 		return true;
 	if (now - d->space_checked < SPACE_CHECK_MS && d->space_checked != 0)
@@ -1910,7 +1956,8 @@ start_job(struct daemon *d, struct djob *j)
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "%.200s %.300s", name, err);
 		start_failed(d, j, rc != -ENOMEM && rc != -EMFILE &&
-				   rc != -ENFILE && rc != -EIO, why);
+				   rc != -ENFILE && rc != -EIO &&
+				   rc != -EAGAIN && rc != -EWOULDBLOCK, why);
 		goto out;
 	}
 	if (job_parse(buf, len, &job, err, sizeof(err)) < 0) {
@@ -2097,8 +2144,25 @@ flush_maybe(struct daemon *d)
 	    store_pending(d->st) < FLUSH_MAX_OPS && !d->stopping &&
 	    epoll_wait(d->epfd, &ev, 1, 0) > 0)
 		return;
+	/* After a failed flush, the next try waits IO_RETRY_MS. */
+	if (d->io_retry_at != 0 && now < d->io_retry_at)
+		return;
 	d->flushed_at = now;
 	flush(d);
+}
+
+/*
+ * A move, fsync or commit failed with ENOSPC: stop claiming new jobs
+ * until a flush goes through, as when free space is below min_free.
+ */
+static void
+disk_trouble(struct daemon *d, int rc)
+{
+	if (rc != -ENOSPC || d->disk_full)
+		return;
+	d->disk_full = true;
+	log_warn("event=space_low msg=\"no space left on the spool's "
+		 "filesystem; claiming no new jobs until writes succeed\"");
 }
 
 static void
@@ -2114,19 +2178,38 @@ flush(struct daemon *d)
 		if (rc < 0) {
 			log_error("event=fsync_failed dir=%s error=\"%s\"",
 				  state_name(s), strerror(-rc));
+			disk_trouble(d, rc);
 			want_io_retry(d);
 			return;
 		}
 		d->dirty[s] = false;
+	}
+	if (d->disk_full) {
+		d->disk_full = false;
+		log_info("event=space_ok msg=\"writes succeed again\"");
 	}
 	if (store_pending(d->st) > 0) {
 		size_t ops = store_pending(d->st);
 		rc = store_commit(d->st, err, sizeof(err));
 		if (rc < 0) {
 			log_error("event=commit_failed error=\"%s\"", err);
+			if (store_broken(d->st)) {
+				/*
+				 * LMDB refuses every transaction after a fatal
+				 * error: only a new process can go on. Nothing
+				 * unrecorded is lost: the files say where every
+				 * job is, and db/running which handlers run.
+				 */
+				log_error("event=store_broken msg=\"the database "
+					  "cannot be written any more; exiting so "
+					  "that a restart recovers from the spool\"");
+				exit(EX_IOERR);
+			}
+			disk_trouble(d, rc);
 			want_io_retry(d);
 			return;
 		}
+		slots_release_committed(d);
 		/* Big batches touch many pages of the map: let them go. */
 		d->trim_ops += ops;
 		if (d->trim_ops >= TRIM_OPS) {
@@ -2158,7 +2241,8 @@ arm_timer(struct daemon *d)
 		at = d->io_retry_at;
 	if (d->prune_at < at)
 		at = d->prune_at;
-	if (flush_due(d) && d->flushed_at + FLUSH_MS < at)
+	if (flush_due(d) && d->io_retry_at == 0 &&
+	    d->flushed_at + FLUSH_MS < at)
 		at = d->flushed_at + FLUSH_MS;
 	if (d->cfg.metrics != NULL && d->metrics_at < at)
 		at = d->metrics_at;
@@ -2599,7 +2683,7 @@ recover_processing(struct daemon *d, const char *name)
 	char id[ID_MAX + 1], hboot[BOOT_ID_LEN + 1];
 	uint64_t hstart = 0;
 	pid_t hpid = 0;
-	int hslot;
+	int hslot, arc;
 	struct jobrec rec;
 	struct djob *j;
 	struct drun *r;
@@ -2642,8 +2726,20 @@ recover_processing(struct daemon *d, const char *name)
 	r = calloc(1, sizeof(*r));
 	if (r != NULL)
 		r->slot = -1;
-	if (r != NULL && hpid > 0 &&
-	    runner_adopt(hpid, hstart, hboot, &r->run) == 0) {
+	arc = r != NULL && hpid > 0 ? runner_adopt(hpid, hstart, hboot, &r->run)
+				    : -ESRCH;
+	if (arc < 0 && arc != -ESRCH) {
+		/*
+		 * We cannot tell whether its handler still runs: running the
+		 * job now could run it twice at once. Fail closed.
+		 */
+		log_error("event=adopt_failed job=%s pid=%ld error=\"%s\" "
+			  "msg=\"cannot watch a handler that may still run; "
+			  "stopping rather than risk running it twice\"", id,
+			  (long)hpid, strerror(-arc));
+		exit(EX_OSERR);
+	}
+	if (arc == 0) {
 		/* It keeps its line until it ends. */
 		if (hslot >= 0) {
 			d->slot_used[hslot] = true;
@@ -2821,6 +2917,42 @@ recover_stale(struct daemon *d)
 	free(c.ids);
 }
 
+/*
+ * Job files in completed or failed that LMDB has no record of (their
+ * commits were lost, or db/ was removed): record them, so that list,
+ * status and history agree with the directories.
+ */
+static void
+recover_finished(struct daemon *d, enum job_state where)
+{
+	char *names, *p, id[ID_MAX + 1];
+	size_t count;
+	struct jobrec rec;
+
+	if (list_dir(d, where, &names, &count) < 0)
+		return;
+	p = names;
+	for (size_t i = 0; i < count; i++, p += strlen(p) + 1) {
+		if (spool_name_to_id(p, id) < 0 ||
+		    store_job_get(d->st, id, &rec) == 0)
+			continue;
+		if (rec_from_file(d, where, p, id, &rec) < 0) {
+			jobrec_init(&rec);
+			scopy(rec.id, sizeof(rec.id), id);
+			scopy(rec.name, sizeof(rec.name), p);
+			rec.created = util_now_ms();
+		}
+		rec.state = where;
+		rec.updated = util_now_ms();
+		store_put_job(d->st, &rec);
+		emit_rec(d, &rec, where == STATE_COMPLETED ? EV_COMPLETED
+							   : EV_FAILED,
+			 "found at start-up with no record; its details were "
+			 "lost");
+	}
+	free(names);
+}
+
 static void
 startup(struct daemon *d)
 {
@@ -2833,6 +2965,22 @@ startup(struct daemon *d)
 		for (size_t i = 0; i < count; i++, p += strlen(p) + 1)
 			recover_processing(d, p);
 		free(names);
+	}
+	/*
+	 * A line whose job is not in processing: an attempt ran whose end
+	 * was never committed (the daemon died between the move and the
+	 * commit). Say so in the job's history; then the line is free.
+	 */
+	for (size_t i = 0; i < d->nold_slots; i++) {
+		struct jobrec rec;
+		char why[96];
+		if (d->slot_used[i] || d->old_slots[i].id[0] == '\0' ||
+		    store_job_get(d->st, d->old_slots[i].id, &rec) < 0 ||
+		    djob_get(d, rec.id) != NULL)
+			continue;
+		snprintf(why, sizeof(why), "an attempt (pid %ld) ended without "
+			 "its outcome recorded", (long)d->old_slots[i].pid);
+		emit_rec(d, &rec, EV_INTERRUPTED, why);
 	}
 	/* Lines no adopted handler kept are free now. */
 	for (size_t i = 0; i < d->nslots; i++)
@@ -2848,6 +2996,8 @@ startup(struct daemon *d)
 		free(names);
 	}
 	recover_stale(d);
+	recover_finished(d, STATE_COMPLETED);
+	recover_finished(d, STATE_FAILED);
 	/* Files already in pending: known ones at once, uploads as usual. */
 	if (list_dir(d, STATE_PENDING, &names, &count) == 0) {
 		p = names;
@@ -3019,6 +3169,11 @@ loop(struct daemon *d)
 		workers_reap(d);
 		runs_reap(d);
 		cands_process(d);
+		/*
+		 * What is waiting is flushed before new claims, so a disk
+		 * that fails (ENOSPC) is known before a handler starts.
+		 */
+		flush_maybe(d);
 		schedule(d);
 		if (now >= d->prune_at && !d->stopping)
 			retention_step(d);
@@ -3081,6 +3236,7 @@ daemon_free(struct daemon *d)
 	table_free(&d->coalesce);
 	metrics_free(&d->metrics);
 	free(d->slot_used);
+	free(d->slot_done);
 	free(d->old_slots);
 	if (d->running_fd >= 0)
 		close(d->running_fd);
@@ -3169,6 +3325,16 @@ main(int argc, char **argv)
 	table_init(&d.coalesce);
 	metrics_init(&d.metrics, util_now_ms());
 	rc = EX_OSERR;
+	/* Handlers are watched through pidfds (Linux 5.3). */
+	{
+		int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+		if (pfd < 0) {
+			snprintf(err, sizeof(err), "pidfd_open: %s (syncspoold "
+				 "needs Linux 5.3 or later)", strerror(errno));
+			goto fail;
+		}
+		close(pfd);
+	}
 	/* The watches exist before the scan, so nothing falls between. */
 	if (setup_fds(&d, err, sizeof(err)) < 0)
 		goto fail;

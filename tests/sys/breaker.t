@@ -18,7 +18,7 @@ is "$(cli status --json | jq -r '.providers.test.breaker.failures')" 2 "after 2 
 t0=$(now_ms)
 drop ok1.yaml v3 test
 drop ok2.yaml v4 test
-wait_for 2 count_is processing 1
+TIMEOUT_SCALE=1 wait_for 2 count_is processing 1
 is "$(count completed)$(count processing)$(count failed)" "002" "jobs are held while it is open (not failed)"
 wait_for 10 count_is completed 2
 ok $? "after the cool-down the jobs run"

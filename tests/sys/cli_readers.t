@@ -123,6 +123,7 @@ is "$(mdb_stat -r "$T/spool/db" | awk 'NR > 2 {print $1}' | sort -u | tr '\n' ' 
 id=$($S trigger test --venue after-kills)
 wait_for 10 test -f "$T/spool/completed/$id.yaml"
 ok $? "the daemon still commits: a new job completes"
+wait_event "$id" completed
 is "$($S history --job "$id" --json | jq -r 'map(.event) | join(" ")')" "completed started queued" "and its history is readable"
 
 # --- (3) the reader table full of dead slots ----------------------------------------------

@@ -5,7 +5,7 @@
 # failed -> pending retries it with attempts reset; a deleted pending file
 # is dropped.
 . "$(dirname "$0")/lib.sh"
-plan 12
+plan 13
 SETTLE=200ms setup
 start_daemon
 
@@ -54,6 +54,16 @@ ok $? "moved from failed to pending, it runs again and completes"
 wait_event "$fid" completed
 case $(ev "$fid") in *"failed retried started completed") ok 0 "history: retried" ;; *) ok 1 "history: $(ev "$fid")" ;; esac
 is "$(cli history --job "$fid" --json | jq -r '.[0].attempt')" 1 "attempts were reset"
+# Two paused jobs of one venue, moved out of paused one by one: the
+# first move once freed the venue's queue group the second still used.
+drop w1.yaml v9 test 'not_before: 2099-01-01T00:00:00Z'
+drop w2.yaml v9 test 'not_before: 2099-01-01T00:00:00Z'
+wait_for 10 sh -c "[ \$(ls $T/spool/pending | grep -c '^w[12]\.') -eq 2 ]"
+cli stop test --venue v9 >/dev/null
+wait_for 10 count_is paused 2
+for f in "$T"/spool/paused/w*.yaml; do mv "$f" "$T/spool/failed/"; done
+wait_for 5 sh -c "$SYNCSPOOL -c $T/syncspool.yaml list --state failed --json | jq -e '[.[] | select(.venue_id == \"v9\")] | length == 2'"
+ok $? "paused jobs of one venue moved out one by one are recorded"
 kill -0 "$DPID"; ok $? "the daemon is alive"
 is "$(count pending)$(count processing)" "00" "nothing left behind"
 stop_daemon
