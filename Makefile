@@ -6,6 +6,10 @@
 #                   AddressSanitizer and UBSan
 #   make install    PREFIX, DESTDIR, SYSCONFDIR, LOCALSTATEDIR (see install:)
 #   make uninstall  the same variables
+#   make bench      the performance figures (tests/bench/README.md)
+#   make crashtest  the long crash loop: 2,000 jobs, 100 kills
+#   make fuzz       each fuzzer for FUZZ_SECONDS (make test runs 30 s each)
+#   make check-valgrind  the system tests with the daemon under memcheck
 #
 # Objects go to $(B) (default build/); the sanitizer pass uses build-asan/.
 
@@ -89,7 +93,7 @@ run: deps
 check: $(B)/syncspoold $(B)/syncspool $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "# $$t"; $$t; done
 	SYNCSPOOLD=$(CURDIR)/$(B)/syncspoold SYNCSPOOL=$(CURDIR)/$(B)/syncspool \
-		prove -j2 tests/sys/*.t
+		prove -j2 -f tests/sys/*.t
 
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -102,6 +106,7 @@ test: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(MAKE) asan-test
+	$(MAKE) fuzz-smoke
 
 # The system tests again with the daemon under valgrind's memcheck:
 # SYNCSPOOLD is a wrapper written to $(B) that execs valgrind on the real
@@ -112,7 +117,9 @@ test: deps
 # limit is stretched by TIMEOUT_SCALE. Valgrind 3.19 (Debian bookworm)
 # has no pidfd_open(2) ("unhandled amd64-linux syscall: 434"), without
 # which no handler starts; the wrapper preloads a shim that takes each
-# handler's pidfd from clone(CLONE_PIDFD) instead (tests/valgrind/).
+# handler's pidfd from clone(CLONE_PIDFD) instead, and asks a helper
+# outside valgrind for the pidfd of a handler adopted after a restart
+# (tests/valgrind/).
 VALGRIND ?= valgrind
 VALGRIND_FLAGS = -q --tool=memcheck --leak-check=full --error-exitcode=99 \
 	--errors-for-leak-kinds=definite,indirect \
@@ -124,10 +131,14 @@ VG_DIR = $(abspath $(B))
 
 $(B)/libpidfd_shim.so: tests/valgrind/pidfd_shim.c | $(B)
 	$(CC) -std=gnu11 $(WARN) -O1 -g -fPIC -shared -o $@ $< -ldl
+$(B)/pidfd-helper: tests/valgrind/pidfd_helper.c | $(B)
+	$(CC) -std=gnu11 $(WARN) -O1 -g -o $@ $<
 
-$(B)/syncspoold-valgrind: $(B)/syncspoold $(B)/libpidfd_shim.so Makefile
+$(B)/syncspoold-valgrind: $(B)/syncspoold $(B)/libpidfd_shim.so \
+		$(B)/pidfd-helper Makefile
 	printf '%s\n' '#!/bin/sh' \
 		'# Written by make check-valgrind: syncspoold under memcheck.' \
+		'PIDFD_HELPER=$(VG_DIR)/pidfd-helper \' \
 		'LD_PRELOAD=$(VG_DIR)/libpidfd_shim.so$${LD_PRELOAD:+:$$LD_PRELOAD} \' \
 		'	exec $(VALGRIND) $(VALGRIND_FLAGS) $(VG_DIR)/syncspoold "$$@"' >$@
 	chmod +x $@
@@ -225,12 +236,12 @@ clean:
 	rm -rf build build-asan $(PROGS)
 
 # make bench: the performance figures of issue 6 (tests/bench/README.md).
-# Not part of `make test`: it takes about 15 minutes. Everything is built
+# Not part of `make test`: it takes up to ~15 minutes. Everything is built
 # with -O2 into build-bench/; the results are printed and written as JSON
-# to build-bench/bench-<date>.json. `make bench-profile` runs a smaller
-# burst under callgrind (and perf, where it can sample).
+# to build-bench/bench-<date>.json. `make bench-profile` runs smaller
+# bursts under perf, callgrind and strace (tests/bench/profile.sh).
 BENCH_B = build-bench
-BENCH_PROGS = floor handler-stamp fill-history
+BENCH_PROGS = floor handler-stamp handler-persist fill-history
 
 .PHONY: bench bench-build bench-profile
 
@@ -252,5 +263,71 @@ $(B)/floor: tests/bench/floor.c | $(B)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -llmdb
 $(B)/handler-stamp: tests/bench/handler-stamp.c | $(B)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
+$(B)/handler-persist: tests/bench/handler-persist.c | $(B)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
 $(B)/fill-history: tests/bench/fill-history.c $(B)/libsyncspool.a $(HDR) | $(B)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libsyncspool.a $(LDFLAGS) $(LIBS)
+
+# ---- reliability (issue 5): fault injection, crash loop, fuzzing ----
+
+# tests/sys/faults.t preloads this shim into the daemon to make renames,
+# fsyncs and LMDB commits fail (tests/fault/inject.c). It is built
+# without $(CFLAGS) and $(LDFLAGS), so that the sanitizer pass does not
+# tie it to ASan's runtime.
+$(B)/libinject.so: tests/fault/inject.c | $(B)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -shared -o $@ $< -ldl
+check: $(B)/libinject.so
+check-valgrind: $(B)/libinject.so
+
+# make crashtest: tests/sys/crashloop.t at full length, the daemon killed
+# 100 times (make test kills it 20 times).
+CRASH_JOBS ?= 2000
+CRASH_KILLS ?= 100
+
+.PHONY: crashtest
+crashtest: $(B)/syncspoold $(B)/syncspool
+	CRASH_JOBS=$(CRASH_JOBS) CRASH_KILLS=$(CRASH_KILLS) \
+	SYNCSPOOLD=$(abspath $(B))/syncspoold SYNCSPOOL=$(abspath $(B))/syncspool \
+		prove -v tests/sys/crashloop.t
+
+# make fuzz: each libFuzzer harness in tests/fuzz/ (job_parse,
+# config_parse, the LMDB record decoders) for FUZZ_SECONDS, after its
+# regression cases and its seeds (tests/fuzz/run.sh says what it does
+# with a crash). make fuzz-smoke, a step of make test, runs each for
+# FUZZ_SMOKE_SECONDS, and is skipped, with a message, without clang.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 30
+FUZZ_DIR = $(B)/fuzz
+FUZZ_HARNESSES = job config record
+FUZZ_BIN = $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_OBJ = $(patsubst %,$(FUZZ_DIR)/%.o,job yamlev util config record)
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	$(shell pkg-config --cflags yaml-0.1 2>/dev/null)
+
+.PHONY: fuzz fuzz-build fuzz-smoke
+# The objects are kept: they are only named in the pattern rule below.
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ_DIR):
+	mkdir -p $@
+$(FUZZ_DIR)/%.o: src/%.c $(HDR) | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HDR) | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -o $@ $< \
+		$(FUZZ_OBJ) $(shell pkg-config --libs yaml-0.1 2>/dev/null)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	sh tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+fuzz-smoke:
+	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory fuzz \
+			FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS); \
+	else \
+		echo "fuzz-smoke: $(FUZZ_CC) not found: the fuzzers are skipped"; \
+	fi
+

@@ -6,7 +6,7 @@ set -u
 
 pkgs="build-essential pkg-config libyaml-dev liblmdb-dev libjansson-dev \
 libcmocka-dev inotify-tools perl jq lmdb-utils curl openssh-client \
-openssh-server mandoc strace"
+openssh-server mandoc strace clang libclang-rt-dev"
 
 missing=""
 have_pc() { pkg-config --exists "$1" 2>/dev/null; }
@@ -27,6 +27,8 @@ have_cmd sftp || missing="$missing openssh-client"
 { have_cmd sshd || [ -x /usr/sbin/sshd ]; } || missing="$missing openssh-server"
 have_cmd mandoc || missing="$missing mandoc"
 have_cmd strace || missing="$missing strace"
+# libFuzzer, for the fuzzers make test runs: clang and its runtime.
+have_cmd clang || missing="$missing clang libclang-rt-dev"
 
 [ -z "$missing" ] && exit 0
 
