@@ -522,38 +522,24 @@ runner_log_output(struct run *run, const char *buf, size_t len)
 	run->log_truncated = true;
 }
 
-int
-runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
+/*
+ * Fork the child of runner_start() and runner_start_worker(): stdin_fd
+ * becomes its stdin (the caller closes its copy), keep_fd is a parent-only
+ * descriptor the child must not hold (-1: none). On success run has the
+ * pid, pidfd, start time and the daemon's ends of stdout, stderr and the
+ * gate, at which the child waits. On failure nothing is left running and
+ * run's descriptors are closed.
+ */
+static int
+runner_spawn(char *const *argv, char *const *envp, int stdin_fd, int keep_fd,
 	     struct run *run, char *err, size_t errlen)
 {
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, gate[2] = {-1, -1};
 	struct runner_child c;
 	struct rlimit rl;
-	char **envp = NULL;
-	char head[160], when[RFC3339_LEN];
-	int memfd = -1, out[2] = {-1, -1}, errp[2] = {-1, -1};
-	int gate[2] = {-1, -1};
 	pid_t pid = -1;
-	int r, n;
+	int r;
 
-	runner_run_init(run);
-	if ((r = runner_env_check(s, err, errlen)) < 0)
-		return r;
-	if (!util_name_valid(s->job_id, ID_MAX)) {
-		util_seterr(err, errlen, "job id '%s' is not a valid id",
-			    s->job_id);
-		return -EINVAL;
-	}
-	if (s->prov->command == NULL || s->prov->command[0] == NULL ||
-	    s->prov->command[0][0] != '/') {
-		util_seterr(err, errlen, "provider %s: command must be an "
-			    "absolute path", s->prov->name);
-		return -EINVAL;
-	}
-	if ((r = runner_env_build(s, &envp, err, errlen)) < 0)
-		goto fail;
-	if ((r = runner_memfd_make(s->content, s->content_len, &memfd, err,
-				   errlen)) < 0)
-		goto fail;
 	if ((r = runner_pipe_make(out, err, errlen)) < 0 ||
 	    (r = runner_pipe_make(errp, err, errlen)) < 0)
 		goto fail;
@@ -562,20 +548,17 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 		util_seterr(err, errlen, "socketpair: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = runner_log_open(logdir_fd, s->job_id, run, err, errlen)) < 0)
-		goto fail;
-
 	memset(&c, 0, sizeof(c));
-	c.argv = s->prov->command;
+	c.argv = argv;
 	c.envp = envp;
-	c.fds[0] = memfd;
+	c.fds[0] = stdin_fd;
 	c.fds[1] = out[1];
 	c.fds[2] = errp[1];
 	c.fds[3] = gate[0];
 	c.drop[0] = gate[1];
 	c.drop[1] = out[0];
 	c.drop[2] = errp[0];
-	c.drop[3] = -1;
+	c.drop[3] = keep_fd;
 	c.maxfd = RUNNER_CLOSE_MAX;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < c.maxfd)
 		c.maxfd = (unsigned)rl.rlim_cur;
@@ -598,7 +581,6 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 	 */
 	(void)setpgid(pid, pid);
 	run->pid = pid;
-	runner_close(&memfd);
 	runner_close(&out[1]);
 	runner_close(&errp[1]);
 	runner_close(&gate[0]);
@@ -620,15 +602,7 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 		goto fail;
 	}
 	run->started_mono = util_mono_ms();
-	run->attempt = s->attempt;
-	run->log_max = log_max;
-	n = snprintf(head, sizeof(head), "=== attempt %u, started %s, pid %d "
-		     "===\n", s->attempt, util_time_format(util_now_ms(), when),
-		     (int)pid);
-	runner_log_write(run, head, (size_t)n);
-	free(envp);
 	return 0;
-
 fail:
 	if (pid > 0) {
 		/* It waits at the gate, so it runs nothing; SIGKILL is prompt. */
@@ -636,13 +610,65 @@ fail:
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
-	runner_close(&memfd);
 	runner_close(&out[0]);
 	runner_close(&out[1]);
 	runner_close(&errp[0]);
 	runner_close(&errp[1]);
 	runner_close(&gate[0]);
 	runner_close(&gate[1]);
+	runner_close(&run->out_fd);
+	runner_close(&run->err_fd);
+	runner_close(&run->gate_fd);
+	runner_close(&run->pidfd);
+	run->pid = 0;
+	return r;
+}
+
+int
+runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
+	     struct run *run, char *err, size_t errlen)
+{
+	char **envp = NULL;
+	char head[160], when[RFC3339_LEN];
+	int memfd = -1;
+	int r, n;
+
+	runner_run_init(run);
+	if ((r = runner_env_check(s, err, errlen)) < 0)
+		return r;
+	if (!util_name_valid(s->job_id, ID_MAX)) {
+		util_seterr(err, errlen, "job id '%s' is not a valid id",
+			    s->job_id);
+		return -EINVAL;
+	}
+	if (s->prov->command == NULL || s->prov->command[0] == NULL ||
+	    s->prov->command[0][0] != '/') {
+		util_seterr(err, errlen, "provider %s: command must be an "
+			    "absolute path", s->prov->name);
+		return -EINVAL;
+	}
+	if ((r = runner_env_build(s, &envp, err, errlen)) < 0)
+		goto fail;
+	if ((r = runner_memfd_make(s->content, s->content_len, &memfd, err,
+				   errlen)) < 0)
+		goto fail;
+	if ((r = runner_log_open(logdir_fd, s->job_id, run, err, errlen)) < 0)
+		goto fail;
+	if ((r = runner_spawn(s->prov->command, envp, memfd, -1, run, err,
+			      errlen)) < 0)
+		goto fail;
+	runner_close(&memfd);
+	run->attempt = s->attempt;
+	run->log_max = log_max;
+	n = snprintf(head, sizeof(head), "=== attempt %u, started %s, pid %d "
+		     "===\n", s->attempt, util_time_format(util_now_ms(), when),
+		     (int)run->pid);
+	runner_log_write(run, head, (size_t)n);
+	free(envp);
+	return 0;
+
+fail:
+	runner_close(&memfd);
 	runner_abandon(run);
 	runner_run_init(run);
 	free(envp);
@@ -1225,12 +1251,8 @@ runner_start_worker(const struct provider *p, struct run *run, int *in_fd,
 		    char *err, size_t errlen)
 {
 	struct runner_envbuf b = {0};
-	struct runner_child c;
-	struct rlimit rl;
 	char **envp = NULL;
-	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
-	int gate[2] = {-1, -1};
-	pid_t pid = -1;
+	int in[2] = {-1, -1};
 	int r;
 
 	runner_run_init(run);
@@ -1266,83 +1288,24 @@ runner_start_worker(const struct provider *p, struct run *run, int *in_fd,
 		util_seterr(err, errlen, "fcntl: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = runner_pipe_make(out, err, errlen)) < 0 ||
-	    (r = runner_pipe_make(errp, err, errlen)) < 0)
+	if ((r = runner_spawn(p->command, envp, in[0], in[1], run, err,
+			      errlen)) < 0)
 		goto fail;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) < 0) {
-		r = -errno;
-		util_seterr(err, errlen, "socketpair: %s", strerror(-r));
-		goto fail;
-	}
-	memset(&c, 0, sizeof(c));
-	c.argv = p->command;
-	c.envp = envp;
-	c.fds[0] = in[0];
-	c.fds[1] = out[1];
-	c.fds[2] = errp[1];
-	c.fds[3] = gate[0];
-	c.drop[0] = gate[1];
-	c.drop[1] = out[0];
-	c.drop[2] = errp[0];
-	c.drop[3] = in[1];
-	c.maxfd = RUNNER_CLOSE_MAX;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < c.maxfd)
-		c.maxfd = (unsigned)rl.rlim_cur;
-	sigemptyset(&c.empty);
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		util_seterr(err, errlen, "fork: %s", strerror(-r));
-		goto fail;
-	}
-	if (pid == 0)
-		runner_child_run(&c);
-	(void)setpgid(pid, pid);
-	run->pid = pid;
 	runner_close(&in[0]);
-	runner_close(&out[1]);
-	runner_close(&errp[1]);
-	runner_close(&gate[0]);
-	run->out_fd = out[0];
-	run->err_fd = errp[0];
-	run->gate_fd = gate[1];
-	*in_fd = in[1];
-	in[1] = out[0] = errp[0] = gate[1] = -1;
-	run->pidfd = runner_pidfd_open(pid);
-	if (run->pidfd < 0) {
-		r = -errno;
-		util_seterr(err, errlen, "pidfd_open(%d): %s", (int)pid,
-			    strerror(-r));
-		goto fail;
-	}
-	if ((r = runner_proc_start(pid, &run->start_ticks)) < 0) {
-		util_seterr(err, errlen, "/proc/%d/stat: %s", (int)pid,
-			    strerror(-r));
-		goto fail;
-	}
-	run->started_mono = util_mono_ms();
 	/* No job yet, so nothing to record first: it may start at once. */
 	if ((r = runner_release(run)) < 0) {
 		util_seterr(err, errlen, "gate: %s", strerror(-r));
+		runner_signal(run, SIGKILL);
+		while (waitpid(run->pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		goto fail;
 	}
+	*in_fd = in[1];
 	free(envp);
 	return 0;
 fail:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	runner_close(in_fd);
 	runner_close(&in[0]);
 	runner_close(&in[1]);
-	runner_close(&out[0]);
-	runner_close(&out[1]);
-	runner_close(&errp[0]);
-	runner_close(&errp[1]);
-	runner_close(&gate[0]);
-	runner_close(&gate[1]);
 	runner_abandon(run);
 	runner_run_init(run);
 	free(envp);
