@@ -61,6 +61,22 @@ sched_expired(int64_t since, int64_t next, uint64_t max_age_ms)
 	       (uint64_t)(next - since) > max_age_ms;
 }
 
+bool
+sched_retry_at(int64_t now, int64_t since, uint64_t max_age_ms, bool deferred,
+	       uint64_t defer_ms, uint64_t initial_ms, uint64_t max_ms,
+	       unsigned attempt, uint64_t rnd, int64_t *at)
+{
+	uint64_t delay = deferred ? defer_ms
+				  : sched_backoff(initial_ms, max_ms, attempt, rnd);
+	int64_t next = delay > (uint64_t)(INT64_MAX - now) ? INT64_MAX
+							   : now + (int64_t)delay;
+
+	if (sched_expired(since, next, max_age_ms))
+		return false;
+	*at = next;
+	return true;
+}
+
 /* ---- token bucket ---- */
 
 void
@@ -336,9 +352,61 @@ sched_init(struct sched *s, unsigned workers)
 	s->workers = workers;
 }
 
+struct sched_job *
+sched_merge_target(struct sched_group *g, const char *type)
+{
+	for (struct sched_merge *m = g->merge; m != NULL; m = m->next)
+		if (strcmp(m->type, type) == 0)
+			/* Kept lazily: a job no longer queued does not count. */
+			return m->job->queued ? m->job : NULL;
+	return NULL;
+}
+
+int
+sched_merge_note(struct sched_group *g, const char *type, struct sched_job *j)
+{
+	struct sched_merge *m;
+	size_t n = strlen(type);
+
+	for (m = g->merge; m != NULL; m = m->next) {
+		if (strcmp(m->type, type) != 0)
+			continue;
+		if (!m->job->queued)
+			m->job = j;
+		return 0;
+	}
+	m = malloc(sizeof(*m) + n + 1);
+	if (m == NULL)
+		return -ENOMEM;
+	m->job = j;
+	memcpy(m->type, type, n + 1);
+	m->next = g->merge;
+	g->merge = m;
+	return 0;
+}
+
+void
+sched_merge_forget(struct sched_group *g, struct sched_job *j)
+{
+	struct sched_merge **pp = &g->merge, *m;
+
+	while ((m = *pp) != NULL) {
+		if (m->job == j) {
+			*pp = m->next;
+			free(m);
+		} else {
+			pp = &m->next;
+		}
+	}
+}
+
 static void
 group_free(struct sched_group *g)
 {
+	for (struct sched_merge *m = g->merge, *next; m != NULL; m = next) {
+		next = m->next;
+		free(m);
+	}
 	free(g->ready.items);
 	free(g->venue);
 	free(g);

@@ -53,6 +53,18 @@ uint64_t sched_backoff(uint64_t initial_ms, uint64_t max_ms, unsigned attempt,
  */
 bool sched_expired(int64_t since, int64_t next, uint64_t max_age_ms);
 
+/*
+ * When a job going back to pending runs next: at now + defer_ms when its
+ * handler asked to be called later (deferred), else after back-off
+ * (sched_backoff() of attempt, with rnd). since is when the job was
+ * queued, or its not_before when later. Returns false, with *at unset,
+ * when that would be past max_age_ms after since: the job expires.
+ */
+bool sched_retry_at(int64_t now, int64_t since, uint64_t max_age_ms,
+		    bool deferred, uint64_t defer_ms, uint64_t initial_ms,
+		    uint64_t max_ms, unsigned attempt, uint64_t rnd,
+		    int64_t *at);
+
 /* ---- rate limit: a token bucket per provider ---- */
 
 /*
@@ -136,6 +148,13 @@ struct sched_provider {
 	struct sched_heap runq;  /* groups */
 };
 
+/* coalesce: the waiting job a new trigger of one sync type merges into. */
+struct sched_merge {
+	struct sched_job *job;
+	struct sched_merge *next;
+	char type[];
+};
+
 struct sched_group {
 	char *provider;          /* points into its sched_provider */
 	char *venue;
@@ -147,6 +166,7 @@ struct sched_group {
 	size_t runq_idx;
 	bool in_runq;
 	unsigned refs;           /* the caller's holders (paused jobs too) */
+	struct sched_merge *merge; /* per sync type, for coalesce */
 	struct sched_group *hnext; /* hash chain */
 };
 
@@ -186,6 +206,18 @@ struct sched_group *sched_group_get(struct sched *s, const char *provider,
  * true if it was freed.
  */
 bool sched_group_release(struct sched *s, struct sched_group *g);
+
+/*
+ * Coalescing, per group and sync type. sched_merge_target(): the job a
+ * new trigger of type merges into: the one noted for type, if it still
+ * waits in the queue (not running, not taken out). sched_merge_note():
+ * note j for type unless a waiting one is noted already; -ENOMEM.
+ * sched_merge_forget(): j goes away; forget it wherever it is noted.
+ */
+struct sched_job *sched_merge_target(struct sched_group *g, const char *type);
+int sched_merge_note(struct sched_group *g, const char *type,
+		     struct sched_job *j);
+void sched_merge_forget(struct sched_group *g, struct sched_job *j);
 
 /* Queue j (its priority, seq, due and group set by the caller). */
 int sched_add(struct sched *s, struct sched_job *j, int64_t now);

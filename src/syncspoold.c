@@ -178,7 +178,6 @@ struct daemon {
 	struct sched sched;
 	struct table jobs;            /* id -> struct djob */
 	struct table cands;           /* name -> struct cand */
-	struct table coalesce;        /* "provider/venue/type" -> waiting djob */
 	struct cand *cand_head, *cand_tail;
 	struct drun *runs;
 	struct pworker *workers;
@@ -408,7 +407,6 @@ djob_new(struct daemon *d, const char *id, const char *name,
 	return j;
 }
 
-static void coalesce_forget(struct daemon *d, struct djob *j);
 
 /* Free j's memory; it is out of every table already. */
 static void
@@ -425,7 +423,7 @@ static void
 djob_free(struct daemon *d, struct djob *j)
 {
 	assert(j->run == NULL);
-	coalesce_forget(d, j);
+	sched_merge_forget(j->sj.group, &j->sj);
 	sched_remove(&d->sched, &j->sj);
 	table_del(&d->jobs, j->id);
 	assert(j->sj.group->refs > 0);
@@ -451,55 +449,28 @@ djob_from_rec(struct djob *j, const struct jobrec *r)
 	djob_set_error(j, r->last_error);
 }
 
-/* Queue j to run at its due time. */
-static void
-coalesce_key(const char *provider, const char *venue, const char *type,
-	     char key[3 * (TOKEN_MAX + 1)])
-{
-	snprintf(key, 3 * (TOKEN_MAX + 1), "%s/%s/%s", provider, venue, type);
-}
-
 /* The waiting job a new trigger of the same kind would merge into. */
 static struct djob *
 coalesce_target(struct daemon *d, const char *provider, const char *venue,
 		const char *type)
 {
-	char key[3 * (TOKEN_MAX + 1)];
-	struct djob *j;
+	struct sched_group *g = sched_group_get(&d->sched, provider, venue);
 
-	coalesce_key(provider, venue, type, key);
-	j = table_get(&d->coalesce, key);
-	/* Kept lazily: a job that left pending no longer counts. */
-	if (j != NULL && (j->state != STATE_PENDING || j->run != NULL))
-		return NULL;
-	return j;
+	/* sj is the first member of struct djob. */
+	return g != NULL ? (struct djob *)sched_merge_target(g, type) : NULL;
 }
 
 static void
 coalesce_note(struct daemon *d, struct djob *j)
 {
 	const struct provider *p = config_provider(&d->cfg, djob_provider(j));
-	char key[3 * (TOKEN_MAX + 1)];
 
-	if (p == NULL || !p->coalesce ||
-	    coalesce_target(d, djob_provider(j), djob_venue(j),
-			    j->sync_type) != NULL)
-		return;
-	coalesce_key(djob_provider(j), djob_venue(j), j->sync_type, key);
-	if (table_put(&d->coalesce, key, j) < 0)
+	if (p != NULL && p->coalesce &&
+	    sched_merge_note(j->sj.group, j->sync_type, &j->sj) < 0)
 		log_error("event=oom job=%s", j->id);
 }
 
-static void
-coalesce_forget(struct daemon *d, struct djob *j)
-{
-	char key[3 * (TOKEN_MAX + 1)];
-
-	coalesce_key(djob_provider(j), djob_venue(j), j->sync_type, key);
-	if (table_get(&d->coalesce, key) == j)
-		table_del(&d->coalesce, key);
-}
-
+/* Queue j to run at its due time. */
 static void
 djob_enqueue(struct daemon *d, struct djob *j)
 {
@@ -1321,20 +1292,16 @@ run_next_attempt(struct daemon *d, struct drun *r, const struct provider *p)
 		j->next_attempt = 0;
 		return true;
 	}
-	if (r->ev == EV_DEFERRED)
-		j->next_attempt = now + (int64_t)r->defer_ms;
-	else
-		j->next_attempt = now + (int64_t)sched_backoff(
-			p->backoff_initial_ms, p->backoff_max_ms, j->attempts,
-			rnd_next(d));
 	since = j->not_before > j->created ? j->not_before : j->created;
-	if (!sched_expired(since, j->next_attempt, p->max_age_ms))
+	if (sched_retry_at(now, since, p->max_age_ms, r->ev == EV_DEFERRED,
+			   r->defer_ms, p->backoff_initial_ms,
+			   p->backoff_max_ms, j->attempts, rnd_next(d),
+			   &j->next_attempt))
 		return true;
 	r->to = STATE_FAILED;
 	r->ev = EV_EXPIRED;
 	snprintf(r->error, sizeof(r->error), "expired: it would still be "
-		 "waiting %llu s after it was queued (max_age %llu s)",
-		 (unsigned long long)((j->next_attempt - since) / 1000),
+		 "waiting more than max_age (%llu s) after it was queued",
 		 (unsigned long long)(p->max_age_ms / 1000));
 	j->next_attempt = 0;
 	return false;
@@ -3233,7 +3200,6 @@ daemon_free(struct daemon *d)
 		free(c);
 	}
 	table_free(&d->cands);
-	table_free(&d->coalesce);
 	metrics_free(&d->metrics);
 	free(d->slot_used);
 	free(d->slot_done);
@@ -3322,7 +3288,6 @@ main(int argc, char **argv)
 	apply_limits(&d);
 	table_init(&d.jobs);
 	table_init(&d.cands);
-	table_init(&d.coalesce);
 	metrics_init(&d.metrics, util_now_ms());
 	rc = EX_OSERR;
 	/* Handlers are watched through pidfds (Linux 5.3). */

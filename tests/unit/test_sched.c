@@ -499,6 +499,98 @@ test_queue_policy(void **state)
 	sched_free(&s);
 }
 
+/* Back-off and deferral arithmetic with max_age, on a fake clock. */
+static void
+test_retry_at_table(void **state)
+{
+	static const struct {
+		int64_t now, since;
+		uint64_t max_age;
+		bool deferred;
+		uint64_t defer_ms;
+		unsigned attempt;
+		uint64_t rnd;
+		bool want_ok;
+		int64_t want_at;
+	} rows[] = {
+		/* back-off 1 s, doubling, 8 s at most; rnd = cap: the top */
+		{10000, 0, 0, false, 0, 1, 1000, true, 11000},
+		{10000, 0, 0, false, 0, 2, 2000, true, 12000},
+		{10000, 0, 0, false, 0, 5, 8000, true, 18000},
+		{10000, 0, 0, false, 0, 9, 8000, true, 18000},
+		{10000, 0, 0, false, 0, 3, 0, true, 10000},  /* jitter: 0 */
+		/* deferral: exactly what the handler asked, back-off ignored */
+		{10000, 0, 0, true, 60000, 1, 12345, true, 70000},
+		{10000, 0, 0, true, 0, 4, 12345, true, 10000},
+		/* max_age: at the limit it runs; past it, it expires */
+		{10000, 0, 70000, true, 60000, 1, 0, true, 70000},
+		{10000, 0, 69999, true, 60000, 1, 0, false, 0},
+		{10000, 5000, 7000, false, 0, 2, 2000, true, 12000},
+		{10000, 5000, 6999, false, 0, 2, 2000, false, 0},
+		/* since is not_before, in the future: age counts from there */
+		{10000, 50000, 1000, true, 30000, 1, 0, true, 40000},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int64_t at = -1;
+		bool ok = sched_retry_at(rows[i].now, rows[i].since,
+					 rows[i].max_age, rows[i].deferred,
+					 rows[i].defer_ms, 1000, 8000,
+					 rows[i].attempt, rows[i].rnd, &at);
+		if (ok != rows[i].want_ok)
+			fail_msg("row %zu: ok %d", i, ok);
+		if (ok && at != rows[i].want_at)
+			fail_msg("row %zu: at %lld, want %lld", i,
+				 (long long)at, (long long)rows[i].want_at);
+		if (!ok && at != -1)
+			fail_msg("row %zu: *at set on expiry", i);
+	}
+}
+
+/* Coalescing: which waiting job a new trigger of a type merges into. */
+static void
+test_merge(void **state)
+{
+	struct sched s;
+	struct tjob *full1, *full2, *delta;
+	struct sched_group *g;
+
+	(void)state;
+	sched_init(&s, 1);
+	sched_provider_limit(&s, "p", 1);
+	full1 = mk(&s, "p", "v", "full1", 0, 1, 0);
+	full2 = mk(&s, "p", "v", "full2", 0, 2, 0);
+	delta = mk(&s, "p", "v", "delta", 0, 3, 5000);
+	g = full1->sj.group;
+	assert_null(sched_merge_target(g, "full"));
+	assert_int_equal(sched_merge_note(g, "full", &full1->sj), 0);
+	assert_int_equal(sched_merge_note(g, "delta", &delta->sj), 0);
+	/* A second note while the first still waits keeps the first. */
+	assert_int_equal(sched_merge_note(g, "full", &full2->sj), 0);
+	assert_ptr_equal(sched_merge_target(g, "full"), &full1->sj);
+	assert_ptr_equal(sched_merge_target(g, "delta"), &delta->sj);
+	assert_null(sched_merge_target(g, "other"));
+	/* A job not yet due still waits: triggers merge into it. */
+	assert_ptr_equal(sched_merge_target(g, "delta"), &delta->sj);
+	/* Once it runs it no longer counts; the next noted one does. */
+	assert_string_equal(next_name(&s, 0), "full1");
+	assert_null(sched_merge_target(g, "full"));
+	assert_int_equal(sched_merge_note(g, "full", &full2->sj), 0);
+	assert_ptr_equal(sched_merge_target(g, "full"), &full2->sj);
+	/* A job taken out (stopped) no longer counts either. */
+	sched_remove(&s, &full2->sj);
+	assert_null(sched_merge_target(g, "full"));
+	/* Forgotten jobs leave no trace; freeing the group frees the rest. */
+	sched_merge_forget(g, &full2->sj);
+	sched_merge_forget(g, &full1->sj);
+	assert_null(sched_merge_target(g, "full"));
+	sched_done(&s, g);
+	free(full1);
+	free(full2);
+	free(delta);
+	sched_free(&s);
+}
+
 int
 main(void)
 {
@@ -516,6 +608,8 @@ main(void)
 		cmocka_unit_test(test_bucket),
 		cmocka_unit_test(test_breaker),
 		cmocka_unit_test(test_queue_policy),
+		cmocka_unit_test(test_retry_at_table),
+		cmocka_unit_test(test_merge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
