@@ -498,18 +498,26 @@ cands_from_index(const struct jobrec *r, void *arg)
 
 /*
  * May the file called name be the venue+provider's, judging by the name
- * alone? A stamped id of another stem is not: the daemon has indexed it,
- * or trigger wrote it for another venue+provider.
+ * and the index alone? A stamped id of another stem is not, once the
+ * index says whose it is. The daemon renames an upload to its stamped id
+ * a moment before it commits the record, so an id the index does not
+ * know yet is read like any other file.
  */
 static bool
-cands_name_may_match(const struct cands *cs, const char *name)
+cands_name_may_match(struct cli *c, const struct cands *cs, const char *name)
 {
 	char id[ID_MAX + 1];
 	size_t n = strlen(cs->stem);
+	struct jobrec r;
 
 	if (spool_name_to_id(name, id) < 0 || !spool_id_stamped(id))
 		return true;
-	return strncmp(id, cs->stem, n) == 0 && id[n] == '.';
+	if (strncmp(id, cs->stem, n) == 0 && id[n] == '.')
+		return true;
+	if (store_job_get(c->st, id, &r) < 0)
+		return true;
+	return strcmp(r.venue, cs->venue) == 0 &&
+	       strcmp(r.provider, cs->provider) == 0;
 }
 
 /*
@@ -542,7 +550,7 @@ cands_scan(struct cli *c, struct cands *cs, enum job_state s, bool quick)
 
 		if (spool_name_ignored(de->d_name) ||
 		    (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) ||
-		    (quick && !cands_name_may_match(cs, de->d_name)))
+		    (quick && !cands_name_may_match(c, cs, de->d_name)))
 			continue;
 		/* The index has said whose it is: no need to read it. */
 		if (cands_has(cs, de->d_name))
@@ -604,6 +612,9 @@ cands_collect(struct cli *c, struct cands *cs)
 	return 0;
 }
 
+/* How often move_cmd() looks again for uploads accepted under its feet. */
+#define MOVE_ROUNDS 4
+
 struct move_result {
 	size_t moved;
 	size_t failed;
@@ -632,9 +643,10 @@ print_done(struct cli *c, const char *fmt, const char *name,
 
 /*
  * Move one file to spec->to, trying where it was seen first, then the
- * other source. Gone from every source: moved by the daemon, skipped.
+ * other source. Gone from every source: moved by the daemon, skipped,
+ * and false returned.
  */
-static void
+static bool
 move_one(struct cli *c, const struct move_spec *m, const struct cand *cd,
 	 struct move_result *res)
 {
@@ -664,14 +676,15 @@ move_one(struct cli *c, const struct move_spec *m, const struct cand *cd,
 					 c->sp.path, from, clean, to,
 					 strerror(-rc));
 			res->failed++;
-			return;
+			return true;
 		}
 		int k = m->from[0] == order[i] ? 0 : 1;
 		print_done(c, m->done[k], cd->name, order[i]);
 		res->touched[order[i]] = res->touched[m->to] = true;
 		res->moved++;
-		return;
+		return true;
 	}
+	return false;
 }
 
 /* The moves are durable before we say they are done: fsync both sides. */
@@ -857,17 +870,37 @@ move_cmd(struct cli *c, const struct move_spec *m, int argc, char **argv)
 	if (a.job != NULL)
 		return retry_one(c, &a);
 
-	cs.spec = m;
-	cs.provider = a.provider;
-	cs.venue = a.venue;
-	trigger_stem(a.venue, a.provider, cs.stem);
-	if (cands_collect(c, &cs) < 0) {
+	/*
+	 * An upload the daemon has not accepted yet vanishes when it is
+	 * accepted: renamed within pending to its id. Look again, a few
+	 * times at most, for what it became.
+	 */
+	for (int round = 0; round < MOVE_ROUNDS; round++) {
+		bool again = false;
+
+		memset(&cs, 0, sizeof(cs));
+		cs.spec = m;
+		cs.provider = a.provider;
+		cs.venue = a.venue;
+		trigger_stem(a.venue, a.provider, cs.stem);
+		if (cands_collect(c, &cs) < 0) {
+			free(cs.v);
+			sync_touched(c, &res);
+			return EX_UNAVAILABLE;
+		}
+		for (size_t i = 0; i < cs.n; i++) {
+			char id[ID_MAX + 1];
+			const char *name = cs.v[i].name;
+
+			if (!move_one(c, m, &cs.v[i], &res) &&
+			    (spool_name_to_id(name, id) < 0 ||
+			     !spool_id_stamped(id)))
+				again = true;
+		}
 		free(cs.v);
-		return EX_UNAVAILABLE;
+		if (!again)
+			break;
 	}
-	for (size_t i = 0; i < cs.n; i++)
-		move_one(c, m, &cs.v[i], &res);
-	free(cs.v);
 	sync_touched(c, &res);
 	if (res.moved == 0 && res.failed == 0)
 		printf("%s for venue %s provider %s\n", m->nothing, a.venue,

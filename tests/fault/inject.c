@@ -10,8 +10,8 @@
  *   KIND [ERRNO] [COUNT]     e.g. "rename ENOSPC", "commit EIO 3"
  *
  * and a call the rule's KIND covers fails with ERRNO (ENOSPC, EIO, EDQUOT,
- * EROFS, ENOMEM, EPERM, EACCES; default EIO); with COUNT, only the next
- * COUNT such calls do. The file is looked at (stat) on every covered
+ * EROFS, ENOMEM, EPERM, EACCES, ENOENT; default EIO); with COUNT, only the
+ * next COUNT such calls do. The file is looked at (stat) on every covered
  * call and read again whenever it changed, so a test switches faults on
  * and off while the process runs: write the file (atomically: a temporary
  * file and mv) or remove it. Lines starting with '#' are ignored.
@@ -75,7 +75,7 @@ static const struct {
 } errnos[] = {
 	{"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT},
 	{"EROFS", EROFS}, {"ENOMEM", ENOMEM}, {"EPERM", EPERM},
-	{"EACCES", EACCES},
+	{"EACCES", EACCES}, {"ENOENT", ENOENT},
 };
 
 struct rule {

@@ -7,7 +7,7 @@
 # is left running; the index agrees once the daemon has caught up.
 . "$(dirname "$0")/lib.sh"
 N=${N:-30}
-plan 19
+plan 25
 CONCURRENCY=8 WORKERS=8 setup
 start_daemon
 
@@ -175,6 +175,32 @@ is "$(cat "$T/rdup.1" "$T/rdup.2" | grep '^retried ' | sed 's/^retried //' | sor
 	"$(sort "$T/rdup.ids" | tr '\n' ' ')" "between them every job is reported once"
 wait_for 20 sh -c "[ \$(ls $T/spool/completed | grep -c '^rdup-test\.') -eq 20 ]"
 ok $? "and all 20 run again and complete"
+
+# --- stop racing the daemon's accept ------------------------------------------------
+# The daemon renames a new upload to its id within pending, then indexes
+# it a moment later. A stop in between must still find it, by reading a
+# file the index does not know yet, and by looking again when a file it
+# meant to move vanished under it. The daemon is held (SIGSTOP) so the
+# in-between lasts; the CLI still sees it running.
+INJECT_LIB=${INJECT_LIB:-$(dirname "$SYNCSPOOLD")/libinject.so}
+[ -f "$INJECT_LIB" ] || INJECT_LIB=$TOP/build/libinject.so
+kill -STOP "$DPID"
+lag=upload.20261125T021111Z.ab12
+printf 'venue_id: lag\nprovider: test\n' >"$T/spool/pending/$lag.yaml"
+out=$(cli stop test --venue lag 2>&1)
+is "$out" "paused $lag" "stop finds an accepted upload the index does not know yet"
+[ -f "$T/spool/paused/$lag.yaml" ]; ok $? "and it is in paused"
+printf 'venue_id: gone\nprovider: test\n' >"$T/spool/pending/gone.yaml"
+printf 'rename ENOENT 1\n' >"$T/race.ctl"
+out=$(LD_PRELOAD=$INJECT_LIB INJECT_FILE=$T/race.ctl INJECT_LOG=$T/race.log \
+	ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 \
+	"$SYNCSPOOL" -c "$T/syncspool.yaml" stop test --venue gone 2>&1)
+is "$(grep -c kind=rename "$T/race.log" 2>/dev/null)" 1 "(the first rename of the stop was made to find nothing)"
+is "$out" "paused gone.yaml" "stop looks again for an upload that vanished under it"
+[ -f "$T/spool/paused/gone.yaml" ] && [ ! -e "$T/spool/pending/gone.yaml" ]; ok $? "and it is in paused"
+kill -CONT "$DPID"
+wait_for 10 sh -c "$SYNCSPOOL -c $T/syncspool.yaml list --state paused --json | jq -e '[.[] | select(.venue_id == \"lag\" or .venue_id == \"gone\")] | length == 2'"
+ok $? "the daemon, let go, indexes both as paused"
 
 stop_daemon
 forget_dead_handlers
