@@ -915,6 +915,23 @@ runner_abandon(struct run *run)
 
 /* ---- adoption and /proc ---- */
 
+static int runner_file_read(const char *path, char *buf, size_t len,
+			    size_t *got);
+
+/* Is pid a zombie ("pid (comm) Z ...")? */
+static bool
+runner_proc_zombie(pid_t pid)
+{
+	char path[32], buf[1024], *p;
+	size_t got;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (runner_file_read(path, buf, sizeof(buf), &got) < 0)
+		return false;
+	p = strrchr(buf, ')');
+	return p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 int
 runner_adopt(pid_t pid, uint64_t start_ticks, const char *boot_id,
 	     struct run *run)
@@ -941,6 +958,12 @@ runner_adopt(pid_t pid, uint64_t start_ticks, const char *boot_id,
 	 */
 	r = runner_proc_start(pid, &ticks);
 	if (r == 0 && ticks != start_ticks)
+		r = -ESRCH;
+	/*
+	 * A zombie has ended: an orphan waits for its new parent to reap
+	 * it, which may be never. There is nothing to wait for.
+	 */
+	if (r == 0 && runner_proc_zombie(pid))
 		r = -ESRCH;
 	if (r < 0)
 		goto fail;

@@ -584,34 +584,33 @@ slot_claim(struct daemon *d, const char *id, struct drun *r)
 	return 0;
 }
 
-static void
-slot_release(struct daemon *d, struct drun *r)
-{
-	if (r->slot < 0)
-		return;
-	slot_store(d, (size_t)r->slot, "");
-	d->slot_used[r->slot] = false;
-	r->slot = -1;
-}
-
 /*
  * The handler ended: its line stays until the outcome is committed, so
  * that a daemon dying in between still finds that an attempt ran.
  */
+/* Free line i once the next commit has recorded how its attempt ended. */
 static void
-slot_release_later(struct daemon *d, struct drun *r)
+slot_free_after_commit(struct daemon *d, size_t i)
 {
 	size_t *v;
 
-	if (r->slot < 0)
-		return;
 	v = realloc(d->slot_done, (d->nslot_done + 1) * sizeof(*v));
 	if (v == NULL) {
-		slot_release(d, r); /* short of memory: free it now */
+		/* Short of memory: free it now. */
+		slot_store(d, i, "");
+		d->slot_used[i] = false;
 		return;
 	}
 	d->slot_done = v;
-	d->slot_done[d->nslot_done++] = (size_t)r->slot;
+	d->slot_done[d->nslot_done++] = i;
+}
+
+static void
+slot_release_later(struct daemon *d, struct drun *r)
+{
+	if (r->slot < 0)
+		return;
+	slot_free_after_commit(d, (size_t)r->slot);
 	r->slot = -1;
 }
 
@@ -666,7 +665,7 @@ slots_load(struct daemon *d, struct slot **out)
 	return n;
 }
 
-/* ---- runs ---- *//* ---- runs ---- */
+/* ---- runs ---- */
 
 static void
 run_signal(struct drun *r, int sig)
@@ -2949,10 +2948,21 @@ startup(struct daemon *d)
 			 "its outcome recorded", (long)d->old_slots[i].pid);
 		emit_rec(d, &rec, EV_INTERRUPTED, why);
 	}
-	/* Lines no adopted handler kept are free now. */
-	for (size_t i = 0; i < d->nslots; i++)
-		if (!d->slot_used[i])
+	/*
+	 * Lines no adopted handler kept are freed once what this start
+	 * records of their attempts (interrupted) is committed: cleared
+	 * before, a crash in between would lose the only trace of them.
+	 */
+	for (size_t i = 0; i < d->nslots; i++) {
+		if (d->slot_used[i])
+			continue;
+		if (d->old_slots[i].id[0] == '\0') {
 			slot_store(d, i, "");
+			continue;
+		}
+		d->slot_used[i] = true;
+		slot_free_after_commit(d, i);
+	}
 	free(d->old_slots);
 	d->old_slots = NULL;
 	d->nold_slots = 0;

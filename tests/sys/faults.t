@@ -39,7 +39,7 @@ if [ "${TIMEOUT_SCALE:-1}" -gt 1 ]; then KILLS=${READER_KILLS:-50} MAPJOBS=100; 
 FAULTS="rename:ENOSPC rename:EIO dirfsync:EIO dirfsync:ENOSPC commit:ENOSPC commit:EIO sync:EIO"
 WINDOW=1.5 # seconds each fault lasts
 
-plan $((4 + 7 * 8 + 3 + 3 + 5 + 4 + 5 + 2 + 9))
+plan $((4 + 7 * 8 + 3 + 3 + 5 + 4 + 5 + 2 + 10))
 RESCAN=1s MIN_FREE=1% WORKERS=4 CONCURRENCY=4 setup
 CTL=$T/inject
 ILOG=$T/inject.log
@@ -356,6 +356,37 @@ ev=$(cli history --job "$id" --json | jq -r 'reverse | map(.event) | join(" ")')
 case $ev in *interrupted*|*recovered*) rc=0 ;; *) rc=1 ;; esac
 must_ok $rc "lost: history tells of the run two crashes cut ($ev)" \
 	"daemon: a requeue lost between its fsync and its commit leaves no trace; the db/running line could be kept until the outcome is committed"
+
+# The same, but the handler has ended before the second daemon starts,
+# so there is nothing to adopt: that daemon requeues the job at once
+# (interrupted, not committed) and is killed. Its db/running line is the
+# only trace left, and must outlive it.
+drop_many 1 gone. s "options: {sleep: 1}
+not_before: $(date -u -d "@$(($(date +%s) + 2))" +%Y-%m-%dT%H:%M:%SZ)"
+gone_queued() {
+	gid=$(job_id_in pending gone) && [ -n "$gid" ] &&
+		cli history --job "$gid" --json | grep -q '"queued"'
+}
+wait_for 10 gone_queued
+gid=$(job_id_in pending gone)
+fault_on "commit EIO"
+wait_for 10 runs_started "$gid" 1
+hpid=$(cat "$T/runs/$gid.pid")
+kill9_daemon
+handler_gone() {
+	[ ! -e "/proc/$hpid" ] || awk '{ exit !($3 == "Z") }' "/proc/$hpid/stat"
+}
+wait_for 10 handler_gone
+fault_on "commit EIO" full
+start_injected
+wait_for 10 count_is pending 1
+kill9_daemon
+fault_off
+start_injected
+wait_for 20 all_done
+ev=$(cli history --job "$gid" --json | jq -r 'reverse | map(.event) | join(" ")')
+case $ev in *interrupted*) rc=0 ;; *) rc=1 ;; esac
+ok $rc "gone: a requeue cut before its commit is still in history ($ev)"
 
 wait_for 5 where_vs_lmdb
 ok $? "at the end LMDB agrees with the directories"
