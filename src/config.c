@@ -51,6 +51,7 @@ enum config_top_key {
 	TOP_SHUTDOWN_GRACE,
 	TOP_METRICS,
 	TOP_LOG,
+	TOP_CGROUPS,
 	TOP_RETENTION,
 	TOP_PROVIDERS,
 };
@@ -65,6 +66,7 @@ static const char *const config_top_keys[] = {
 	[TOP_SHUTDOWN_GRACE] = "shutdown_grace",
 	[TOP_METRICS] = "metrics",
 	[TOP_LOG] = "log",
+	[TOP_CGROUPS] = "cgroups",
 	[TOP_RETENTION] = "retention",
 	[TOP_PROVIDERS] = "providers",
 	NULL,
@@ -293,8 +295,10 @@ config_mode_read(struct yamlev *ye, const char *what, bool *persistent)
 }
 
 /* Where the daemon logs: "stderr" (journald reads it) or "syslog". */
+/* One of two words: *second_out says whether it was the second. */
 static int
-config_log_read(struct yamlev *ye, const char *what, bool *syslog_out)
+config_choice_read(struct yamlev *ye, const char *what, const char *first,
+		   const char *second, bool *second_out)
 {
 	char q[YAMLEV_QUOTE_MAX];
 	const char *v;
@@ -302,12 +306,12 @@ config_log_read(struct yamlev *ye, const char *what, bool *syslog_out)
 
 	if ((rc = yamlev_scalar(ye, what, &v)) < 0)
 		return rc;
-	if (strcmp(v, "stderr") == 0 || strcmp(v, "syslog") == 0) {
-		*syslog_out = strcmp(v, "syslog") == 0;
+	if (strcmp(v, first) == 0 || strcmp(v, second) == 0) {
+		*second_out = strcmp(v, second) == 0;
 		return 0;
 	}
-	return yamlev_error(ye, NULL, "%s: '%s' is not stderr or syslog", what,
-			    yamlev_quote(v, q));
+	return yamlev_error(ye, NULL, "%s: '%s' is not %s or %s", what,
+			    yamlev_quote(v, q), first, second);
 }
 
 /*
@@ -823,7 +827,11 @@ config_top_value(struct yamlev *ye, struct config *cfg, int idx)
 	case TOP_METRICS:
 		return config_path_read(ye, key, cfg->dir, &cfg->metrics);
 	case TOP_LOG:
-		return config_log_read(ye, key, &cfg->log_syslog);
+		return config_choice_read(ye, key, "stderr", "syslog",
+					  &cfg->log_syslog);
+	case TOP_CGROUPS:
+		return config_choice_read(ye, key, "auto", "off",
+					  &cfg->cgroups_off);
 	case TOP_RETENTION:
 		return config_retention_read(ye, cfg);
 	case TOP_PROVIDERS:

@@ -12,7 +12,7 @@
  *
  * Defaults (every key but spool and providers has one):
  *   workers 4, settle 2s, rescan 60s, min_free 5%, log_max 1MiB,
- *   shutdown_grace 30s, metrics none, log stderr,
+ *   shutdown_grace 30s, metrics none, log stderr, cgroups auto,
  *   retention {completed: 7d, failed: 30d, history: 90d};
  *   per provider: timeout 300s, max_attempts 5,
  *   backoff {initial: 30s, max: 1h}, concurrency 1, rate none,
@@ -68,6 +68,7 @@ struct config {
 	uint64_t shutdown_grace_ms;
 	char *metrics;         /* absolute, or NULL */
 	bool log_syslog;       /* log: syslog (default: stderr) */
+	bool cgroups_off;      /* cgroups: off (default: auto) */
 	uint64_t retention_completed_ms;
 	uint64_t retention_failed_ms;
 	uint64_t retention_history_ms;

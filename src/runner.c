@@ -64,6 +64,17 @@ runner_run_init(struct run *run)
 	run->err_fd = -1;
 	run->gate_fd = -1;
 	run->log_fd = -1;
+	run->cg_fd = -1;
+}
+
+/* Take over the cgroup a caller made for the run (fd -1: none). */
+static void
+runner_cgroup_take(struct run *run, int fd, const char *name)
+{
+	if (name == NULL || fd < 0)
+		return;
+	run->cg_fd = fd;
+	snprintf(run->cg_name, sizeof(run->cg_name), "%s", name);
 }
 
 /* Write all of buf; *done gets what was written even on failure. */
@@ -581,6 +592,13 @@ runner_spawn(char *const *argv, char *const *envp, int stdin_fd, int keep_fd,
 	 */
 	(void)setpgid(pid, pid);
 	run->pid = pid;
+	/*
+	 * Into its cgroup before the gate opens, so that nothing it runs
+	 * is ever outside. Failing that it runs as without cgroups.
+	 */
+	if (run->cg_fd >= 0 && (run->cg_error = cgroup_place(run->cg_fd,
+							      pid)) < 0)
+		runner_close(&run->cg_fd);
 	runner_close(&out[1]);
 	runner_close(&errp[1]);
 	runner_close(&gate[0]);
@@ -634,18 +652,21 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 	int r, n;
 
 	runner_run_init(run);
+	runner_cgroup_take(run, s->cgroup_fd, s->cgroup_name);
 	if ((r = runner_env_check(s, err, errlen)) < 0)
-		return r;
+		goto fail;
 	if (!util_name_valid(s->job_id, ID_MAX)) {
 		util_seterr(err, errlen, "job id '%s' is not a valid id",
 			    s->job_id);
-		return -EINVAL;
+		r = -EINVAL;
+		goto fail;
 	}
 	if (s->prov->command == NULL || s->prov->command[0] == NULL ||
 	    s->prov->command[0][0] != '/') {
 		util_seterr(err, errlen, "provider %s: command must be an "
 			    "absolute path", s->prov->name);
-		return -EINVAL;
+		r = -EINVAL;
+		goto fail;
 	}
 	if ((r = runner_env_build(s, &envp, err, errlen)) < 0)
 		goto fail;
@@ -799,6 +820,9 @@ runner_signal(struct run *run, int sig)
 	/* pid 0 or 1 would make kill() reach our own group or everyone. */
 	if (run->pid <= 1)
 		return -ESRCH;
+	/* The end of it: what left the group, too. */
+	if (sig == SIGKILL && run->cg_fd >= 0)
+		(void)cgroup_kill(run->cg_fd);
 	/*
 	 * XXX An adopted handler is not our child: once it has exited and
 	 * been reaped, and nothing is left in its group, the id could in
@@ -855,6 +879,13 @@ runner_reap(struct run *run, struct run_status *st)
 	st->exit_code = -1;
 	st->signal = 0;
 	st->duration_ms = 0;
+	/*
+	 * What left the group (setsid) is still in the cgroup, and dies
+	 * with it. cgroup.kill is synchronous: SIGKILL is sent to every
+	 * process in it, forks in flight included, before it returns.
+	 */
+	if (run->cg_fd >= 0)
+		(void)cgroup_kill(run->cg_fd);
 	if (run->adopted) {
 		runner_abandon(run);
 		run->pid = 0;
@@ -906,6 +937,7 @@ runner_reap(struct run *run, struct run_status *st)
 void
 runner_abandon(struct run *run)
 {
+	runner_close(&run->cg_fd);
 	runner_close(&run->pidfd);
 	runner_close(&run->out_fd);
 	runner_close(&run->err_fd);
@@ -1270,7 +1302,8 @@ runner_worker_env_fill(const struct provider *p, struct runner_envbuf *b)
 }
 
 int
-runner_start_worker(const struct provider *p, struct run *run, int *in_fd,
+runner_start_worker(const struct provider *p, int cgroup_fd,
+		    const char *cgroup_name, struct run *run, int *in_fd,
 		    char *err, size_t errlen)
 {
 	struct runner_envbuf b = {0};
@@ -1279,18 +1312,21 @@ runner_start_worker(const struct provider *p, struct run *run, int *in_fd,
 	int r;
 
 	runner_run_init(run);
+	runner_cgroup_take(run, cgroup_fd, cgroup_name);
 	*in_fd = -1;
 	if (p->command == NULL || p->command[0] == NULL ||
 	    p->command[0][0] != '/') {
 		util_seterr(err, errlen, "provider %s: command must be an "
 			    "absolute path", p->name);
-		return -EINVAL;
+		r = -EINVAL;
+		goto fail;
 	}
 	runner_worker_env_fill(p, &b);
 	envp = malloc((b.n + 1) * sizeof(*envp) + b.bytes);
 	if (envp == NULL) {
 		util_seterr(err, errlen, "runner: out of memory");
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto fail;
 	}
 	b = (struct runner_envbuf){.vec = envp, .str = (char *)(envp + b.n + 1)};
 	runner_worker_env_fill(p, &b);

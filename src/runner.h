@@ -27,8 +27,15 @@
  *   runner_signal()   signal the handler's whole process group.
  *   runner_reap()     once pidfd is readable: SIGKILL whatever is left in
  *                     the group (before reaping, so the group id cannot be
- *                     reused), reap the handler, drain the pipes, write the
- *                     attempt's footer to the log and close everything.
+ *                     reused) and in its cgroup, reap the handler, drain
+ *                     the pipes, write the attempt's footer to the log
+ *                     and close everything.
+ *
+ * Given a cgroup (cgroup.h), the runner moves the child into it while it
+ * waits at the gate, so nothing the handler starts is ever outside it,
+ * and kills the cgroup (cgroup.kill) when the handler has exited: what
+ * left the process group with setsid() dies too. When the move fails,
+ * the handler runs without the cgroup and run->cg_error says why.
  *
  * A handler found alive by a restarted daemon is "adopted": runner_adopt()
  * opens a pidfd for it after checking its start time and the boot id, so a
@@ -52,6 +59,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "job.h"
 #include "record.h"
@@ -66,6 +74,9 @@ struct runner_spec {
 				      the daemon removes any old file first */
 	const char *content;       /* the validated job bytes, fed on stdin */
 	size_t content_len;
+	const char *cgroup_name;   /* NULL, or the attempt's cgroup ... */
+	int cgroup_fd;             /* ... from cgroup_make(), which
+				      runner_start() takes over */
 };
 
 struct run {
@@ -76,6 +87,9 @@ struct run {
 	int gate_fd;            /* write end of the gate */
 	int log_fd;             /* logs/<id>.log, O_APPEND */
 	bool adopted;           /* found alive at start-up; not our child */
+	int cg_fd;              /* its cgroup's directory; -1: none */
+	int cg_error;           /* moving it there failed: -errno; else 0 */
+	char cg_name[CGROUP_NAME_MAX + 1];
 	uint64_t start_ticks;   /* /proc/PID/stat starttime */
 	int64_t started_mono;   /* util_mono_ms() at start */
 	unsigned attempt;
@@ -127,7 +141,10 @@ int runner_release(struct run *run);
  * number is stale), 0 otherwise, -EINVAL for any other fd.
  */
 int runner_drain(struct run *run, int fd);
-/* kill(-pid, sig); a group already gone is not an error. */
+/*
+ * kill(-pid, sig), and for SIGKILL its cgroup too; a group already gone
+ * is not an error.
+ */
 int runner_signal(struct run *run, int sig);
 /*
  * Call once pidfd is readable. Fills *st, writes the footer and closes
@@ -192,10 +209,11 @@ struct runner_reply {
  * provider's env, PATH, SYNCSPOOL_PROVIDER and SYNCSPOOL_MODE=persistent.
  * run gets its pid, pidfd and the read ends of its stdout and stderr
  * (non-blocking); *in_fd the write end of its stdin (non-blocking, with
- * room for a whole job line).
+ * room for a whole job line). cgroup_fd as in struct runner_spec.
  */
-int runner_start_worker(const struct provider *p, struct run *run,
-			int *in_fd, char *err, size_t errlen);
+int runner_start_worker(const struct provider *p, int cgroup_fd,
+			const char *cgroup_name, struct run *run, int *in_fd,
+			char *err, size_t errlen);
 /* The job as one JSON line, '\n'-terminated; *line is malloc'd. */
 int runner_job_line(const struct runner_spec *s, char **line, size_t *len);
 /* One reply line (without its newline). */

@@ -56,6 +56,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "job.h"
 #include "log.h"
@@ -71,6 +72,8 @@
 
 #define KILL_GRACE_MS 5000   /* SIGTERM to SIGKILL after a timeout or stop */
 #define IO_RETRY_MS 1000     /* a failed move, fsync or commit is retried */
+#define CG_SWEEP_MIN_MS 20   /* a killed cgroup is removed once empty: */
+#define CG_SWEEP_MAX_MS 5000 /* ... looked at again this often, doubling */
 #define SPACE_CHECK_MS 1000  /* how often free space is measured */
 #define ACCEPT_BATCH 1024     /* uploads accepted per loop pass, at most, */
 #define ACCEPT_MS 20          /* ... and for about this long */
@@ -210,6 +213,10 @@ struct daemon {
 	int64_t prune_from[2];        /* completed, failed: history time reached */
 	uint64_t rnd;
 	uint64_t seq;
+	struct cgroups cg;            /* a cgroup per handler, when on */
+	uint64_t cg_seq;              /* makes cgroup names unique */
+	int64_t cg_sweep_at;          /* mono ms: remove emptied cgroups */
+	int64_t cg_sweep_ms;
 };
 
 /* ---- small helpers ---- */
@@ -517,6 +524,110 @@ want_io_retry(struct daemon *d)
 
 	if (d->io_retry_at == 0 || at < d->io_retry_at)
 		d->io_retry_at = at;
+}
+
+/* ---- cgroups ---- */
+
+/* Keep to process groups for the rest of the daemon's life, and say why. */
+static void
+cgroups_off(struct daemon *d, const char *why)
+{
+	log_warn("event=cgroups state=unavailable error=\"%s\" msg=\"handlers "
+		 "are contained by their process group only: what one starts "
+		 "with setsid() can outlive its job\"", why);
+	cgroup_close(&d->cg, false);
+	d->cg_sweep_at = 0;
+}
+
+static void
+cgroups_setup(struct daemon *d)
+{
+	char err[ERRLEN];
+	struct stat st;
+
+	if (d->cfg.cgroups_off) {
+		log_info("event=cgroups state=off msg=\"cgroups: off in the "
+			 "config; handlers are contained by their process "
+			 "group\"");
+		return;
+	}
+	if (fstat(d->sp.root_fd, &st) < 0) {
+		cgroups_off(d, strerror(errno));
+		return;
+	}
+	if (cgroup_open(&d->cg, st.st_dev, st.st_ino, err, sizeof(err)) < 0) {
+		cgroups_off(d, err);
+		return;
+	}
+	d->cg_seq = (uint64_t)util_now_ms();
+	log_info("event=cgroups state=on path=%s", d->cg.path);
+}
+
+/*
+ * A cgroup for a handler about to start: its name (in name), or NULL to
+ * run it without one; *fd its directory.
+ */
+static const char *
+handler_cgroup_new(struct daemon *d, const char *prefix,
+		   char name[CGROUP_NAME_MAX + 1], int *fd)
+{
+	int r;
+
+	*fd = -1;
+	if (!cgroup_on(&d->cg))
+		return NULL;
+	snprintf(name, CGROUP_NAME_MAX + 1, "%s@%llu", prefix,
+		 (unsigned long long)++d->cg_seq);
+	if ((r = cgroup_make(&d->cg, name, fd)) < 0) {
+		log_warn("event=cgroup_failed cgroup=%s/%s error=\"%s\" "
+			 "msg=\"this handler runs without a cgroup\"",
+			 d->cg.path, name, strerror(-r));
+		return NULL;
+	}
+	return name;
+}
+
+/* A handler has ended (runner_reap() killed its cgroup): remove it. */
+static void
+handler_cgroup_done(struct daemon *d, struct run *run)
+{
+	if (run->cg_name[0] == '\0')
+		return;
+	cgroup_remove(&d->cg, run->cg_name);
+	run->cg_name[0] = '\0';
+	if (d->cg.ndying > 0 && d->cg_sweep_at == 0) {
+		d->cg_sweep_ms = CG_SWEEP_MIN_MS;
+		d->cg_sweep_at = util_mono_ms() + d->cg_sweep_ms;
+	}
+}
+
+/* Just started: a handler that could not be moved into its cgroup. */
+static void
+handler_cgroup_check(struct daemon *d, struct run *run)
+{
+	char why[PATH_MAX + CGROUP_NAME_MAX + 128];
+
+	if (run->cg_error == 0)
+		return;
+	snprintf(why, sizeof(why), "cannot move a handler into %s/%s: %s",
+		 d->cg.path, run->cg_name, strerror(-run->cg_error));
+	handler_cgroup_done(d, run);
+	cgroups_off(d, why);
+}
+
+static void
+cgroups_sweep(struct daemon *d, int64_t now)
+{
+	if (d->cg_sweep_at == 0 || now < d->cg_sweep_at)
+		return;
+	if (cgroup_sweep(&d->cg) == 0) {
+		d->cg_sweep_at = 0;
+		return;
+	}
+	d->cg_sweep_ms *= 2;
+	if (d->cg_sweep_ms > CG_SWEEP_MAX_MS)
+		d->cg_sweep_ms = CG_SWEEP_MAX_MS;
+	d->cg_sweep_at = now + d->cg_sweep_ms;
 }
 
 /* ---- the running file ---- */
@@ -915,17 +1026,27 @@ worker_spawn(struct daemon *d, const struct provider *p, char *err,
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	struct pworker *w = calloc(1, sizeof(*w));
+	char cgname[CGROUP_NAME_MAX + 1], prefix[TOKEN_MAX + 8];
+	const char *cgn;
+	int cgfd;
 
 	if (w == NULL || (w->buf = malloc(REPLY_MAX)) == NULL) {
 		free(w);
 		util_seterr(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (runner_start_worker(p, &w->run, &w->in_fd, err, errlen) < 0) {
+
+	snprintf(prefix, sizeof(prefix), "worker.%s", p->name);
+	cgn = handler_cgroup_new(d, prefix, cgname, &cgfd);
+	if (runner_start_worker(p, cgfd, cgn, &w->run, &w->in_fd, err,
+				errlen) < 0) {
+		if (cgn != NULL)
+			cgroup_remove(&d->cg, cgn);
 		free(w->buf);
 		free(w);
 		return NULL;
 	}
+	handler_cgroup_check(d, &w->run);
 	scopy(w->provider, sizeof(w->provider), p->name);
 	w->tpid = (struct tag){.kind = TAG_WPID, .worker = w};
 	w->tout = (struct tag){.kind = TAG_WOUT, .worker = w};
@@ -977,6 +1098,7 @@ workers_reap(struct daemon *d)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->run.err_fd, NULL);
 		worker_read_err(w);
 		runner_reap(&w->run, &rs);
+		handler_cgroup_done(d, &w->run);
 		if (w->busy != NULL) {
 			struct drun *r = w->busy;
 			r->rs = rs;
@@ -1110,6 +1232,7 @@ run_conclude(struct daemon *d, struct drun *r)
 	} else {
 		r->rs.exit_code = -1;
 		runner_reap(&r->run, &r->rs);
+		handler_cgroup_done(d, &r->run);
 	}
 	r->reaped = true;
 	slot_release_later(d, r);
@@ -1884,6 +2007,7 @@ start_job(struct daemon *d, struct djob *j)
 {
 	char name[ID_MAX + 8], err[ERRLEN], why[ERRLEN + 32];
 	char job_path[PATH_MAX], result_path[PATH_MAX], rname[ID_MAX + 16];
+	char cgname[CGROUP_NAME_MAX + 1];
 	struct runner_spec spec;
 	const struct provider *p;
 	struct job job = {0};
@@ -1960,11 +2084,18 @@ start_job(struct daemon *d, struct djob *j)
 	r->job = j;
 	r->slot = -1;
 	r->persistent = p->persistent;
-	if (p->persistent)
+	if (p->persistent) {
 		rc = worker_begin(d, r, &spec, err, sizeof(err));
-	else
+	} else {
+		spec.cgroup_name = handler_cgroup_new(d, j->id, cgname,
+						      &spec.cgroup_fd);
 		rc = runner_start(&spec, d->sp.logs_fd, d->cfg.log_max,
 				  &r->run, err, sizeof(err));
+		if (rc < 0 && spec.cgroup_name != NULL)
+			cgroup_remove(&d->cg, spec.cgroup_name);
+		else if (rc == 0)
+			handler_cgroup_check(d, &r->run);
+	}
 	if (rc < 0) {
 		j->attempts--;
 		log_error("event=spawn_failed job=%s error=\"%s\"", j->id, err);
@@ -2205,6 +2336,8 @@ arm_timer(struct daemon *d)
 	}
 	if (d->io_retry_at != 0 && d->io_retry_at < at)
 		at = d->io_retry_at;
+	if (d->cg_sweep_at != 0 && d->cg_sweep_at < at)
+		at = d->cg_sweep_at;
 	if (d->prune_at < at)
 		at = d->prune_at;
 	if (flush_due(d) && d->io_retry_at == 0 &&
@@ -2706,6 +2839,8 @@ recover_processing(struct daemon *d, const char *name)
 		exit(EX_OSERR);
 	}
 	if (arc == 0) {
+		/* Its cgroup, if it runs in one of ours, stays with it. */
+		(void)cgroup_of(&d->cg, hpid, r->run.cg_name, &r->run.cg_fd);
 		/* It keeps its line until it ends. */
 		if (hslot >= 0) {
 			d->slot_used[hslot] = true;
@@ -2919,6 +3054,18 @@ recover_finished(struct daemon *d, enum job_state where)
 	free(names);
 }
 
+/* cgroup_clear()'s question: is name an adopted handler's cgroup? */
+static bool
+cgroup_adopted(const char *name, void *arg)
+{
+	struct daemon *d = arg;
+
+	for (struct drun *r = d->runs; r != NULL; r = r->next)
+		if (strcmp(r->run.cg_name, name) == 0)
+			return true;
+	return false;
+}
+
 static void
 startup(struct daemon *d)
 {
@@ -2931,6 +3078,23 @@ startup(struct daemon *d)
 		for (size_t i = 0; i < count; i++, p += strlen(p) + 1)
 			recover_processing(d, p);
 		free(names);
+	}
+	/*
+	 * What the last daemon's handlers left in their cgroups (children
+	 * that outlived a handler, or the whole of an attempt that is now
+	 * requeued) is killed; the adopted handlers keep theirs.
+	 */
+	{
+		size_t killed = 0;
+		if (cgroup_clear(&d->cg, cgroup_adopted, d, &killed) == 0 &&
+		    killed > 0)
+			log_warn("event=cgroups_cleared killed=%zu msg=\"killed "
+				 "what the last daemon's handlers left "
+				 "running\"", killed);
+		if (d->cg.ndying > 0 && d->cg_sweep_at == 0) {
+			d->cg_sweep_ms = CG_SWEEP_MIN_MS;
+			d->cg_sweep_at = util_mono_ms() + d->cg_sweep_ms;
+		}
 	}
 	/*
 	 * A line whose job is not in processing: an attempt ran whose end
@@ -3145,6 +3309,7 @@ loop(struct daemon *d)
 		runs_check(d);
 		workers_reap(d);
 		runs_reap(d);
+		cgroups_sweep(d, now);
 		cands_process(d);
 		/*
 		 * What is waiting is flushed before new claims, so a disk
@@ -3217,6 +3382,7 @@ daemon_free(struct daemon *d)
 	if (d->running_fd >= 0)
 		close(d->running_fd);
 	sched_free(&d->sched);
+	cgroup_close(&d->cg, true);
 	if (d->st != NULL)
 		store_close(d->st);
 	spool_close(&d->sp);
@@ -3237,6 +3403,7 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.epfd = d.ifd = d.sfd = d.tfd = d.running_fd = -1;
+	d.cg.fd = d.cg.parent_fd = -1;
 	/*
 	 * Started with 0-2 closed, our own descriptors would take those
 	 * numbers, and a log line could land in a handler's pipe.
@@ -3316,6 +3483,7 @@ main(int argc, char **argv)
 	log_use_syslog(d.cfg.log_syslog);
 	log_info("event=start pid=%ld spool=%s config=%s workers=%u",
 		 (long)getpid(), d.sp.path, d.config_path, d.cfg.workers);
+	cgroups_setup(&d);
 	startup(&d);
 	flush(&d);
 	/* Ready: the lock is held, the spool watched and scanned. */

@@ -192,11 +192,14 @@ qsid=$(ps -o sid= -p "$q" | tr -d ' ')
 ok $? "the escapee runs in a session of its own (sid $qsid, the daemon's $dsid)"
 wait_for 5 gone "$w"
 ok $? "an escapee that writes to the inherited stdout dies (SIGPIPE) once the job is done"
-if wait_for 3 gone "$q"; then
-	ok 0 "an escapee that let go of its stdio is killed with the job"
+if grep -q "event=cgroups state=on" "$T/daemon.log"; then
+	wait_for 3 gone "$q"
+	ok $? "an escapee that let go of its stdio is killed with the job (its cgroup)"
 else
-	echo "not ok $((test_n + 1)) - an escapee that let go of its stdio is killed with the job # TODO daemon: setsid leaves the process group and nothing else contains it (no cgroup per job)"
+	# Without cgroups only the process group holds a handler: see
+	# cgroups.t, which also checks that the daemon uses them if it can.
 	test_n=$((test_n + 1))
+	echo "ok $test_n # SKIP no cgroups for handlers here: an escapee that let go of its stdio outlives the job"
 fi
 kill -KILL "$q" 2>/dev/null
 kill -0 "$DPID"

@@ -92,6 +92,7 @@ write_config() {
 		echo "shutdown_grace: ${GRACE:-5s}"
 		[ -n "${RETENTION:-}" ] && echo "retention: $RETENTION"
 		[ -n "${METRICS:-}" ] && echo "metrics: $METRICS"
+		[ -n "${CGROUPS:-}" ] && echo "cgroups: $CGROUPS"
 		echo "providers:"
 		echo "  test:"
 		echo "    command: [${TEST_COMMAND:-$HANDLER}]"

@@ -68,6 +68,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg.log_max, 1048576);
 	assert_int_equal(cfg.shutdown_grace_ms, 30000);
 	assert_null(cfg.metrics);
+	assert_false(cfg.log_syslog);
+	assert_false(cfg.cgroups_off);
 	assert_int_equal(cfg.retention_completed_ms, 7 * 86400000ULL);
 	assert_int_equal(cfg.retention_failed_ms, 30 * 86400000ULL);
 	assert_int_equal(cfg.retention_history_ms, 90 * 86400000ULL);
@@ -107,6 +109,7 @@ test_every_key(void **state)
 		"shutdown_grace: 1m\n"
 		"metrics: ../spool/metrics.prom\n"
 		"log: syslog\n"
+		"cgroups: off\n"
 		"retention: {completed: 1d, failed: 2d, history: 3d}\n"
 		"providers:\n"
 		"  square:\n"
@@ -139,6 +142,7 @@ test_every_key(void **state)
 	assert_int_equal(cfg.shutdown_grace_ms, 60000);
 	assert_string_equal(cfg.metrics, "/srv/app/spool/metrics.prom");
 	assert_true(cfg.log_syslog);
+	assert_true(cfg.cgroups_off);
 	assert_int_equal(cfg.retention_completed_ms, 86400000);
 	assert_int_equal(cfg.retention_failed_ms, 2 * 86400000);
 	assert_int_equal(cfg.retention_history_ms, 3 * 86400000);
@@ -377,7 +381,7 @@ static const struct invalid invalid_rows[] = {
 	{"unknown top-level key", "spool: s\nwrokers: 3\n" PROV, 2,
 	 "unknown key 'wrokers' at the top level (expected spool, workers, "
 	 "settle, rescan, min_free, log_max, shutdown_grace, metrics, log, "
-	 "retention, providers)"},
+	 "cgroups, retention, providers)"},
 	{"unknown provider key",
 	 "spool: s\nproviders:\n  square:\n    command: [x]\n"
 	 "    timout: 3s\n", 5,
@@ -514,6 +518,9 @@ static const struct invalid invalid_rows[] = {
 	{"log neither stderr nor syslog", "spool: s\nlog: journal\nproviders:\n"
 	 "  square:\n    command: [x]\n", 2,
 	 "log: 'journal' is not stderr or syslog"},
+	{"cgroups neither auto nor off", "spool: s\ncgroups: on\nproviders:\n"
+	 "  square:\n    command: [x]\n", 2,
+	 "cgroups: 'on' is not auto or off"},
 	{"coalesce not a boolean", "spool: s\nproviders:\n  square:\n"
 	 "    command: [x]\n    coalesce: yes\n", 5,
 	 "coalesce in provider 'square': 'yes' is not true or false"},

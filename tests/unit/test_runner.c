@@ -203,7 +203,7 @@ fx_setup(void **state)
 		.content_len = strlen("venue_id: venue-1\nprovider: demo\n"),
 	};
 	f->run.pidfd = f->run.out_fd = f->run.err_fd = -1;
-	f->run.gate_fd = f->run.log_fd = -1;
+	f->run.gate_fd = f->run.log_fd = f->run.cg_fd = -1;
 	*state = f;
 	return 0;
 }
