@@ -35,10 +35,6 @@
 
 #include "cli.h"
 
-#ifndef NFS_SUPER_MAGIC
-#define NFS_SUPER_MAGIC 0x6969
-#endif
-
 #define LOGS_LINGER_MS 10000
 
 /* ---- logs ------------------------------------------------------------- */
@@ -400,15 +396,43 @@ say(struct report *r, const char *level, const char *fmt, ...)
 	fputc('\n', stdout);
 }
 
-/* One directory of the spool: there, a directory, on dev, usable. */
 static void
-check_dir(struct report *r, const char *spool, const char *name, dev_t dev,
-	  bool need_write)
+check_audit(enum audit_level level, const char *msg, void *arg)
+{
+	say(arg, level == AUDIT_ERROR ? "error" : "warning", "%s", msg);
+}
+
+/*
+ * The user the daemon runs as, which the checks are for: the owner of
+ * db/, which the daemon made, else whoever runs this.
+ */
+static uid_t
+check_uid(const char *spool)
 {
 	char path[PATH_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s", spool, name);
+	snprintf(path, sizeof(path), "%s/db", spool);
+	return stat(path, &st) == 0 ? st.st_uid : geteuid();
+}
+
+/*
+ * One directory of the spool: there, a directory, usable, and what the
+ * daemon's start-up checks say of it (spool_audit_dir()).
+ */
+static void
+check_dir(struct report *r, const char *spool, const char *name,
+	  const struct stat *root, const struct stat *pending, uid_t uid,
+	  bool need_write)
+{
+	char path[PATH_MAX];
+	struct statfs sfs;
+	struct stat st;
+
+	if (strcmp(name, ".") == 0)
+		snprintf(path, sizeof(path), "%s", spool);
+	else
+		snprintf(path, sizeof(path), "%s/%s", spool, name);
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
 			say(r, "error", "%s is missing: create it (mkdir %s), "
@@ -429,13 +453,12 @@ check_dir(struct report *r, const char *spool, const char *name, dev_t dev,
 		    "create the directory", path);
 		return;
 	}
-	if (st.st_dev != dev)
-		say(r, "error", "%s is on another filesystem than %s: moves "
-		    "between them are not atomic renames; keep the whole "
-		    "spool on one filesystem", path, spool);
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-		say(r, "warning", "%s is writable by everyone: anyone can "
-		    "drop, move or delete jobs (chmod o-w %s)", path, path);
+	if (statfs(path, &sfs) < 0) {
+		say(r, "error", "%s: %s", path, strerror(errno));
+		return;
+	}
+	spool_audit_dir(path, name, &st, (unsigned long)sfs.f_type, root,
+			pending, uid, check_audit, r);
 	if (need_write && faccessat(AT_FDCWD, path, W_OK | X_OK,
 				    AT_EACCESS) < 0)
 		say(r, strcmp(name, "pending") == 0 ? "error" : "warning",
@@ -450,9 +473,11 @@ check_spool(struct cli *c, struct report *r)
 	static const char *const dirs[] = {"pending", "processing", "completed",
 					   "failed", "paused", "logs", "db"};
 	const char *spool = c->cfg.spool;
-	struct statfs sfs;
-	struct stat st;
+	char path[PATH_MAX];
+	struct stat st, pst;
+	const struct stat *pending = NULL;
 	unsigned before = r->errors;
+	uid_t uid = check_uid(spool);
 
 	if (stat(spool, &st) < 0) {
 		say(r, "error", "the spool %s: %s: create it, or fix `spool:` "
@@ -464,18 +489,20 @@ check_spool(struct cli *c, struct report *r)
 		    "in %s", spool, c->config_path);
 		return;
 	}
-	if (statfs(spool, &sfs) == 0 && sfs.f_type == NFS_SUPER_MAGIC)
-		say(r, "error", "the spool %s is on NFS, where renames are not "
-		    "atomic for every client and inotify sees no remote "
-		    "changes: put it on a local filesystem", spool);
+	snprintf(path, sizeof(path), "%s/pending", spool);
+	if (lstat(path, &pst) == 0 && S_ISDIR(pst.st_mode))
+		pending = &pst;
+	check_dir(r, spool, ".", &st, pending, uid, false);
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		check_dir(r, spool, dirs[i], st.st_dev,
+		check_dir(r, spool, dirs[i], &st, pending, uid,
 			  strcmp(dirs[i], "db") != 0 &&
 			  strcmp(dirs[i], "logs") != 0 &&
 			  strcmp(dirs[i], "completed") != 0);
 	if (r->errors == before)
 		say(r, "", "the spool %s is ok: its directories are there, on "
 		    "one local filesystem", spool);
+	/* The config and the handlers, as the daemon checks them. */
+	config_audit(&c->cfg, uid, check_audit, r);
 
 	struct statvfs vfs;
 	if (statvfs(spool, &vfs) == 0 && vfs.f_blocks > 0) {

@@ -1124,3 +1124,84 @@ config_provider(const struct config *cfg, const char *name)
 	return bsearch(&key, cfg->providers, cfg->nproviders,
 		       sizeof(*cfg->providers), config_provider_cmp);
 }
+
+/*
+ * Who may change what the daemon reads and runs: path (the config, or a
+ * provider's program, what says which) and the directories above it.
+ */
+static unsigned
+config_audit_path(const char *path, const char *what, uid_t euid,
+		  audit_cb cb, void *arg)
+{
+	char real[PATH_MAX], *slash;
+	unsigned errors = 0;
+	struct stat st;
+
+	if (realpath(path, real) == NULL || stat(real, &st) < 0)
+		return 0; /* config_load() and the spawn say why */
+	if (st.st_mode & S_IWOTH) {
+		util_audit(cb, arg, AUDIT_ERROR, "%s (%s) is writable by "
+			   "everyone, so anyone could run code as the user "
+			   "syncspoold runs as; chmod o-w %s", real, what,
+			   real);
+		errors++;
+	} else if (st.st_mode & S_IWGRP) {
+		util_audit(cb, arg, AUDIT_WARNING, "%s (%s) is writable by its "
+			   "group (gid %ld), whose members can run code as "
+			   "the user syncspoold runs as; chmod g-w %s", real,
+			   what, (long)st.st_gid, real);
+	}
+	if (st.st_uid != euid && st.st_uid != 0)
+		util_audit(cb, arg, AUDIT_WARNING, "%s (%s) is owned by uid %ld, "
+			   "who can run code as the user syncspoold runs as "
+			   "(uid %ld); chown it to root", real, what,
+			   (long)st.st_uid, (long)euid);
+	/* Whoever may rename in a directory above it may replace it. */
+	while ((slash = strrchr(real, '/')) != NULL) {
+		if (slash == real)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(real, &st) < 0)
+			break;
+		if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+			util_audit(cb, arg, AUDIT_ERROR, "the directory %s, "
+				   "above %s, is writable by everyone, so "
+				   "anyone could replace it; chmod o-w %s",
+				   real, what, real);
+			errors++;
+		} else if (st.st_uid != euid && st.st_uid != 0) {
+			util_audit(cb, arg, AUDIT_WARNING, "the directory %s, "
+				   "above %s, is owned by uid %ld, who could "
+				   "replace it", real, what, (long)st.st_uid);
+		}
+		if (strcmp(real, "/") == 0)
+			break;
+	}
+	return errors;
+}
+
+unsigned
+config_audit(const struct config *cfg, uid_t euid, audit_cb cb, void *arg)
+{
+	char what[TOKEN_MAX + 32];
+	unsigned errors;
+
+	errors = config_audit_path(cfg->path, "the configuration", euid, cb,
+				   arg);
+	for (size_t i = 0; i < cfg->nproviders; i++) {
+		const struct provider *p = &cfg->providers[i];
+		bool seen = false;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(cfg->providers[k].command[0],
+				      p->command[0]) == 0;
+		if (seen)
+			continue;
+		snprintf(what, sizeof(what), "the handler of provider %s",
+			 p->name);
+		errors += config_audit_path(p->command[0], what, euid, cb,
+					    arg);
+	}
+	return errors;
+}

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -90,6 +91,16 @@ int config_parse(const char *buf, size_t len, const char *name,
 int config_load(const char *path, struct config *cfg, char *err,
 		size_t errlen);
 void config_free(struct config *cfg);
+
+/*
+ * Who may change what the daemon reads and runs: the config file and each
+ * provider's program, and the directories above them. Errors: a file, or
+ * a directory above it without the sticky bit, that everyone may write.
+ * Warnings: a file its group may write; a file or a directory above it
+ * owned by someone other than euid or root. Returns the errors.
+ */
+unsigned config_audit(const struct config *cfg, uid_t euid, audit_cb cb,
+		      void *arg);
 
 /* The provider called name, or NULL. */
 const struct provider *config_provider(const struct config *cfg,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -119,63 +120,152 @@ spool_close(struct spool *sp)
 	sp->path = NULL;
 }
 
-#define NFS_MAGIC 0x6969 /* statfs(2) */
+/* File systems, by statfs(2)'s f_type, that a spool must not be on. */
+static const struct {
+	unsigned long magic;
+	const char *what;
+} spool_remote_fs[] = {
+	{0x6969, "NFS"},
+	{0xff534d42, "CIFS"},
+	{0xfe534d42, "SMB"},
+	{0x517b, "SMB"},
+	{0x65735546, "a FUSE file system"},
+	{0x01021997, "9p"},
+	{0x00c36400, "Ceph"},
+};
+#define SPOOL_TMPFS_MAGIC 0x01021994
 
-static int
-check_dir(struct spool *sp, int fd, const char *name, dev_t dev, char *err,
-	  size_t errlen)
+void
+spool_audit_dir(const char *path, const char *name, const struct stat *st,
+		unsigned long fstype, const struct stat *root,
+		const struct stat *pending, uid_t euid, audit_cb cb, void *arg)
 {
+	bool is_pending = strcmp(name, "pending") == 0;
+	bool is_db = strcmp(name, "db") == 0 || strcmp(name, "logs") == 0;
+	bool top = strcmp(name, ".") == 0;
+
+	if (st->st_dev != root->st_dev)
+		util_audit(cb, arg, AUDIT_ERROR, "%s is on another file system "
+			   "than the spool: a job moves by one rename, which "
+			   "cannot cross file systems; keep every spool "
+			   "directory on one", path);
+	for (size_t i = 0; top && i < sizeof(spool_remote_fs) /
+				      sizeof(spool_remote_fs[0]); i++)
+		if (fstype == spool_remote_fs[i].magic)
+			util_audit(cb, arg, AUDIT_ERROR, "%s is on %s, whose "
+				   "renames, locks and syncs do not keep the "
+				   "promises the spool needs, and whose other "
+				   "clients' changes inotify never sees; put "
+				   "the spool on a local file system", path,
+				   spool_remote_fs[i].what);
+	if (top && fstype == SPOOL_TMPFS_MAGIC)
+		util_audit(cb, arg, AUDIT_WARNING, "%s is on tmpfs: every job "
+			   "and the history are lost at the next reboot", path);
+	if ((st->st_mode & S_IWOTH) && !(st->st_mode & S_ISVTX))
+		util_audit(cb, arg, AUDIT_ERROR, "%s is writable by everyone "
+			   "without the sticky bit, so anyone could remove or "
+			   "replace others' jobs; chmod o-w (or +t) it, and "
+			   "give uploaders a group instead", path);
+	else if (st->st_mode & S_IWOTH)
+		util_audit(cb, arg, AUDIT_WARNING, "%s is writable by everyone: "
+			   "anyone may %s; chmod o-w it and give uploaders a "
+			   "group instead", path, is_pending ? "queue jobs" :
+			   "add files there");
+	if (st->st_uid != euid && st->st_uid != 0)
+		util_audit(cb, arg, euid == 0 ? AUDIT_WARNING : AUDIT_ERROR,
+			   "%s is owned by uid %ld, not by the user syncspoold "
+			   "runs as (uid %ld), so that user can change what "
+			   "the daemon trusts; chown it to uid %ld%s", path,
+			   (long)st->st_uid, (long)euid,
+			   euid == 0 ? (long)st->st_uid : (long)euid,
+			   euid == 0 ? ", or run syncspoold as that user" : "");
+	/*
+	 * pending is the uploaders' (group-writable on purpose); another
+	 * directory their group may write lets them stop, fail or forge
+	 * jobs. The index and the logs are the daemon's alone.
+	 */
+	if (!is_pending && !top && (st->st_mode & S_IWGRP)) {
+		if (is_db)
+			util_audit(cb, arg, AUDIT_WARNING, "%s is writable by "
+				   "its group (gid %ld), which can then change "
+				   "the %s; chmod g-w it", path,
+				   (long)st->st_gid, strcmp(name, "db") == 0 ?
+				   "index and the history" : "handlers' logs");
+		else if (pending != NULL && (pending->st_mode & S_IWGRP) &&
+			 pending->st_gid == st->st_gid &&
+			 pending->st_gid != 0)
+			util_audit(cb, arg, AUDIT_WARNING, "%s is writable by "
+				   "gid %ld, the group that uploads into "
+				   "pending/: uploaders could stop, fail or "
+				   "forge jobs; chmod g-w it, or give "
+				   "pending/ another group", path,
+				   (long)st->st_gid);
+	}
+}
+
+/* Audit one open directory of the spool. */
+static void
+spool_audit_fd(struct spool *sp, int fd, const char *name,
+	       const struct stat *root, const struct stat *pending, uid_t euid,
+	       audit_cb cb, void *arg)
+{
+	char path[PATH_MAX + 16];
 	struct statfs sfs;
 	struct stat st;
 
+	if (strcmp(name, ".") == 0)
+		snprintf(path, sizeof(path), "%s", sp->path);
+	else
+		snprintf(path, sizeof(path), "%s/%s", sp->path, name);
 	if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0) {
-		util_seterr(err, errlen, "%s/%s: %s", sp->path, name,
-			    strerror(errno));
-		return -errno;
+		util_audit(cb, arg, AUDIT_ERROR, "%s: %s", path,
+			   strerror(errno));
+		return;
 	}
-	if (st.st_dev != dev) {
-		util_seterr(err, errlen, "%s/%s is on another filesystem than "
-			    "%s; a job must move by one rename, so keep every "
-			    "spool directory on one filesystem", sp->path, name,
-			    sp->path);
-		return -EINVAL;
-	}
-	if (sfs.f_type == NFS_MAGIC) {
-		util_seterr(err, errlen, "%s/%s is on NFS, whose renames and "
-			    "locks syncspool cannot rely on; put the spool on "
-			    "a local filesystem", sp->path, name);
-		return -EINVAL;
-	}
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
-		util_seterr(err, errlen, "%s/%s is writable by everyone without "
-			    "the sticky bit, so anyone could remove or replace "
-			    "others' jobs; chmod o-w (or +t) it, and give "
-			    "uploaders a group instead", sp->path, name);
-		return -EINVAL;
-	}
-	return 0;
+	spool_audit_dir(path, name, &st, (unsigned long)sfs.f_type, root,
+			pending, euid, cb, arg);
 }
 
-int
-spool_check(struct spool *sp, char *err, size_t errlen)
+struct spool_audit_count {
+	audit_cb cb;
+	void *arg;
+	unsigned errors;
+};
+
+static void
+spool_audit_counted(enum audit_level level, const char *msg, void *arg)
 {
-	struct stat root;
-	int rc;
+	struct spool_audit_count *c = arg;
+
+	if (level == AUDIT_ERROR)
+		c->errors++;
+	c->cb(level, msg, c->arg);
+}
+
+unsigned
+spool_audit(struct spool *sp, uid_t euid, audit_cb cb, void *arg)
+{
+	struct spool_audit_count c = {.cb = cb, .arg = arg};
+	struct stat root, pending;
+	const struct stat *pp = NULL;
 
 	if (fstat(sp->root_fd, &root) < 0) {
-		util_seterr(err, errlen, "%s: %s", sp->path, strerror(errno));
-		return -errno;
+		util_audit(spool_audit_counted, &c, AUDIT_ERROR, "%s: %s",
+			   sp->path, strerror(errno));
+		return c.errors;
 	}
-	rc = check_dir(sp, sp->root_fd, ".", root.st_dev, err, errlen);
-	for (int s = STATE_PENDING; rc == 0 && s < STATE_COUNT; s++)
-		rc = check_dir(sp, sp->dir_fd[s], state_name(s), root.st_dev,
-			       err, errlen);
-	if (rc == 0)
-		rc = check_dir(sp, sp->logs_fd, "logs", root.st_dev, err,
-			       errlen);
-	if (rc == 0)
-		rc = check_dir(sp, sp->db_fd, "db", root.st_dev, err, errlen);
-	return rc;
+	if (fstat(sp->dir_fd[STATE_PENDING], &pending) == 0)
+		pp = &pending;
+	spool_audit_fd(sp, sp->root_fd, ".", &root, pp, euid,
+		       spool_audit_counted, &c);
+	for (int s = STATE_PENDING; s < STATE_COUNT; s++)
+		spool_audit_fd(sp, sp->dir_fd[s], state_name(s), &root, pp,
+			       euid, spool_audit_counted, &c);
+	spool_audit_fd(sp, sp->logs_fd, "logs", &root, pp, euid,
+		       spool_audit_counted, &c);
+	spool_audit_fd(sp, sp->db_fd, "db", &root, pp, euid,
+		       spool_audit_counted, &c);
+	return c.errors;
 }
 
 /* The pid holding a POSIX write lock on fd's file, or 0. */

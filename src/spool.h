@@ -53,14 +53,25 @@ int spool_open(const char *path, bool create, struct spool *sp, char *err,
 void spool_close(struct spool *sp);
 
 /*
- * The daemon's start-up checks of an open spool: every directory on the
- * spool's filesystem (a rename cannot cross filesystems, and a move must
- * be one rename), none on NFS (whose rename and locking do not keep the
- * promises the protocol needs), and none writable by everyone without the
- * sticky bit (anyone could then delete or replace others' jobs). -EINVAL
- * with what is wrong and how to fix it in err.
+ * The start-up checks of a spool, one directory at a time (name: ".",
+ * a state's directory, "logs" or "db"; st and fstype: its fstat() and
+ * fstatfs(); root: the spool directory's fstat(); pending: pending/'s, or
+ * NULL; euid: the user syncspoold runs as). Errors, which stop the daemon:
+ * a directory on another file system than the spool (a move must be one
+ * rename); a spool on NFS, CIFS/SMB, FUSE, 9p or Ceph (renames, locks,
+ * syncs and inotify do not keep their promises there); a directory
+ * writable by everyone without the sticky bit; one owned by another user
+ * than the daemon's or root (a warning when the daemon runs as root).
+ * Warnings: a spool on tmpfs; a directory writable by everyone, with the
+ * sticky bit; db/ or logs/ writable by their group; another directory
+ * writable by the group that uploads into pending/.
  */
-int spool_check(struct spool *sp, char *err, size_t errlen);
+void spool_audit_dir(const char *path, const char *name, const struct stat *st,
+		     unsigned long fstype, const struct stat *root,
+		     const struct stat *pending, uid_t euid, audit_cb cb,
+		     void *arg);
+/* spool_audit_dir() for every directory of an open spool; the errors. */
+unsigned spool_audit(struct spool *sp, uid_t euid, audit_cb cb, void *arg);
 
 /* "pending", ...: the directory of a state (state_name()). */
 const char *spool_dir_name(enum job_state s);

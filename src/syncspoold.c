@@ -2662,12 +2662,59 @@ apply_limits(struct daemon *d)
 			log_error("event=oom provider=%s", p->name);
 	}
 }
+/* ---- start-up checks ---- */
+
+struct audit_ctx {
+	char *err;        /* the first error, which the caller reports */
+	size_t errlen;
+	unsigned errors;
+};
+
+static void
+daemon_audit(enum audit_level level, const char *msg, void *arg)
+{
+	struct audit_ctx *a = arg;
+	char q[ERRLEN * 2];
+
+	log_quote(msg, q, sizeof(q));
+	if (level != AUDIT_ERROR) {
+		log_warn("event=check_warning msg=%s", q);
+		return;
+	}
+	if (a->errors++ == 0)
+		scopy(a->err, a->errlen, msg);
+	else
+		log_error("event=check_failed msg=%s", q);
+}
+
+/*
+ * Who can change what the daemon trusts: the spool's directories, the
+ * config and the handlers. Returns the errors; the first is in err.
+ */
+static unsigned
+audit(struct daemon *d, const struct config *cfg, bool spool, char *err,
+      size_t errlen)
+{
+	struct audit_ctx a = {.err = err, .errlen = errlen};
+	uid_t euid = geteuid();
+
+	if (spool && euid == 0)
+		daemon_audit(AUDIT_WARNING, "syncspoold runs as root, so its "
+			     "handlers do too: run it as a user of its own "
+			     "(contrib/systemd/syncspoold.service has one)",
+			     &a);
+	if (spool)
+		spool_audit(&d->sp, euid, daemon_audit, &a);
+	config_audit(cfg, euid, daemon_audit, &a);
+	return a.errors;
+}
+
 
 static int
 reload(struct daemon *d)
 {
 	struct config cfg = {0};
-	char err[ERRLEN];
+	char err[ERRLEN], q[ERRLEN * 2];
 	char *spool;
 
 	tell_manager("RELOADING=1");
@@ -2687,6 +2734,13 @@ reload(struct daemon *d)
 		return -EINVAL;
 	}
 	free(spool);
+	if (audit(d, &cfg, false, err, sizeof(err)) > 0) {
+		log_error("event=reload_refused error=%s msg=\"keeping the "
+			  "running config\"", log_quote(err, q, sizeof(q)));
+		config_free(&cfg);
+		tell_manager("READY=1");
+		return -EINVAL;
+	}
 	config_free(&d->cfg);
 	d->cfg = cfg;
 	log_use_syslog(d->cfg.log_syslog);
@@ -3441,7 +3495,7 @@ main(int argc, char **argv)
 	if (spool_open(d.cfg.spool, true, &d.sp, err, sizeof(err)) < 0)
 		goto fail;
 	rc = EX_CONFIG;
-	if (spool_check(&d.sp, err, sizeof(err)) < 0)
+	if (audit(&d, &d.cfg, true, err, sizeof(err)) > 0)
 		goto fail;
 	rc = EX_TEMPFAIL;
 	if (spool_lock(&d.sp, &holder, err, sizeof(err)) < 0)

@@ -24,6 +24,19 @@ util_seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+util_audit(audit_cb cb, void *arg, enum audit_level level, const char *fmt,
+	   ...)
+{
+	char msg[ERRLEN + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cb(level, msg, arg);
+}
+
 int
 util_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {

@@ -47,6 +47,20 @@ int64_t util_now_ms(void);
 int64_t util_mono_ms(void);
 
 /* snprintf into err, for the err[] convention; always NUL-terminates. */
+/*
+ * What a start-up check found (spool_audit(), config_audit()): one
+ * sentence per finding, saying what is wrong, where, and what to do. An
+ * error stops the daemon; a warning is logged.
+ */
+enum audit_level {
+	AUDIT_WARNING = 1,
+	AUDIT_ERROR,
+};
+typedef void (*audit_cb)(enum audit_level level, const char *msg, void *arg);
+/* Format a finding and pass it to cb. */
+void util_audit(audit_cb cb, void *arg, enum audit_level level,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 void util_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
