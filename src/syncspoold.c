@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -3467,6 +3468,13 @@ main(int argc, char **argv)
 		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
 			return EX_OSERR;
 	log_init("syncspoold");
+	/*
+	 * Handlers run as our user: were we dumpable, any of them could read
+	 * our environment and memory, and open our descriptors (the lock,
+	 * LMDB), through /proc/<pid>. Not dumpable, those are root's. A
+	 * handler is dumpable again once it has exec'd.
+	 */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	while ((ch = getopt(argc, argv, "c:h")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -27,7 +27,7 @@ if [ -z "$SSHD" ] || ! command -v sftp >/dev/null 2>&1 ||
 	exit 0
 fi
 
-plan 20
+plan 21
 SETTLE=300ms setup
 K=$T/ssh
 mkdir "$K"
@@ -150,7 +150,16 @@ EOF
 	SYNCSPOOLD=$T/syncspoold-as-daemon
 fi
 start_daemon
-is "$(stat -c %U "/proc/$DPID")" "$RUN_AS" "the daemon runs as $RUN_AS"
+is "$(ps -o user= -p "$DPID" | tr -d ' ')" "$RUN_AS" "the daemon runs as $RUN_AS"
+# Not dumpable: its /proc files are root's, so a handler (its user)
+# cannot read its environment or open its descriptors there.
+if [ "$RUN_AS" != root ]; then
+	! setpriv --reuid="$RUN_AS" --regid="$RUN_AS" --clear-groups \
+		cat "/proc/$DPID/environ" >/dev/null 2>&1
+	ok $? "the daemon's user cannot read its /proc/PID/environ"
+else
+	ok 0 "# SKIP the daemon runs as root here"
+fi
 
 SFTP_OPTS="-P $PORT -i $K/client_key -F /dev/null -o UserKnownHostsFile=$K/known_hosts -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o ConnectTimeout=10"
 # up COMMANDS...: one sftp session running these batch lines, bounded.
