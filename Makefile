@@ -279,6 +279,15 @@ $(B)/libinject.so: tests/fault/inject.c | $(B)
 check: $(B)/libinject.so
 check-valgrind: $(B)/libinject.so
 
+# tests/sys/powerloss.t preloads this one to journal the daemon's renames
+# and directory fsyncs and keep a copy of data.mdb as of its last durable
+# commit; tests/fault/powercut then undoes what a power loss would have
+# lost (tests/fault/powerloss.c). Built like libinject.so.
+$(B)/libpowerloss.so: tests/fault/powerloss.c | $(B)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -shared -o $@ $< -ldl
+check: $(B)/libpowerloss.so
+check-valgrind: $(B)/libpowerloss.so
+
 # make crashtest: tests/sys/crashloop.t at full length, the daemon killed
 # 100 times (make test kills it 20 times).
 CRASH_JOBS ?= 2000
