@@ -34,6 +34,11 @@
  * two cannot hide one that was made; powercut checks whether it was.
  * Directory paths are resolved through /proc/self/fd.
  *
+ * With POWERLOSS_KILL_AFTER=N the process kills itself (SIGKILL) as soon
+ * as it has written the journal's Nth line: a cut point chosen among the
+ * events rather than in time, so that it falls between a rename and its
+ * fsync, or between an fsync and a commit, as often as anywhere else.
+ *
  * $POWERLOSS_DIR/data.mdb.durable is LMDB's data file as a power loss
  * would leave it: a write reaches it only once it is durable. At each
  * fsync or fdatasync of data.mdb the whole file is copied there (to a
@@ -44,8 +49,8 @@
  * had not seen it return. LMDB never writes its map (no MDB_WRITEMAP);
  * msync is not followed.
  *
- * The shim calls only open, read, write, close, fstat, fcntl, readlink,
- * getcwd and the real rename and pwrite (through their dlsym pointers),
+ * The shim calls only open, pread, write, close, fstat, fcntl, readlink,
+ * getcwd, kill and the real rename and pwrite (through their dlsym pointers),
  * so it never enters its own wrappers, and a flag turns them off while it
  * works in any case. It keeps no lock: syncspoold is single-threaded, and
  * a handler is exec'd with a clean environment, without the shim.
@@ -54,6 +59,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -83,6 +89,8 @@ pl_dir(void)
 static void
 journal(const char *line, size_t n)
 {
+	static long lines;
+	const char *after = getenv("POWERLOSS_KILL_AFTER");
 	char path[PATH_MAX];
 	int fd;
 
@@ -94,6 +102,9 @@ journal(const char *line, size_t n)
 		/* Nothing to do: powercut reports a journal it cannot trust. */
 	}
 	close(fd);
+	/* The cut point chosen by event rather than by time. */
+	if (after != NULL && ++lines == strtol(after, NULL, 10))
+		kill(getpid(), SIGKILL);
 }
 
 static void

@@ -20,12 +20,16 @@
 # dropped. At the end every job completes, exactly once by history, and
 # LMDB agrees with the directories job by job.
 #
-# POWERLOSS_CUTS cuts (default 15) of POWERLOSS_BATCH jobs each (16), over
-# 8 venues; each cut comes a random 0..POWERLOSS_GAP_MS ms (400) after
-# the batch was dropped. The handler sleeps 0-30 ms. POWERLOSS_SEED
-# replays a run's choices (not the scheduling). POWERLOSS_LIB names the
-# shim; by default libpowerloss.so beside $SYNCSPOOLD, else
-# build/libpowerloss.so.
+# POWERLOSS_CUTS cuts (default 30) of POWERLOSS_BATCH jobs each (8), over
+# 8 venues. Each cut comes at the daemon's Nth journaled event since its
+# start, N random in 1..POWERLOSS_EVENTS (160, about what a batch makes:
+# the shim kills the daemon there, POWERLOSS_KILL_AFTER), or, when that
+# comes later, a random 0..POWERLOSS_GAP_MS ms (400) after the batch was
+# dropped. Cuts by event land between a rename and its fsync, or an fsync
+# and its commit, as often as anywhere; cuts by time land where time is
+# spent. The handler sleeps 0-30 ms. POWERLOSS_SEED replays a run's
+# choices (not the scheduling). POWERLOSS_LIB names the shim; by default
+# libpowerloss.so beside $SYNCSPOOLD, else build/libpowerloss.so.
 . "$(dirname "$0")/lib.sh"
 
 PL_LIB=${POWERLOSS_LIB:-$(dirname "$SYNCSPOOLD")/libpowerloss.so}
@@ -35,16 +39,18 @@ if [ ! -f "$PL_LIB" ]; then
 	exit 0
 fi
 CUT=$TOP/tests/fault/powercut
-CUTS=${POWERLOSS_CUTS:-15}
-BATCH=${POWERLOSS_BATCH:-16}
+CUTS=${POWERLOSS_CUTS:-30}
+BATCH=${POWERLOSS_BATCH:-8}
 GAP_MS=${POWERLOSS_GAP_MS:-400}
+EVENTS=${POWERLOSS_EVENTS:-160}
 VENUES=8
 SEED=${POWERLOSS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 JOBS=$((CUTS * BATCH))
 
 plan 12
 WORKERS=4 CONCURRENCY=4 MAX_ATTEMPTS=5 setup
-diag "cuts=$CUTS jobs=$JOBS venues=$VENUES gap_ms=0..$GAP_MS seed=$SEED"
+diag "cuts=$CUTS jobs=$JOBS venues=$VENUES events=1..$EVENTS" \
+	"gap_ms=0..$GAP_MS seed=$SEED"
 PL=$T/powerloss
 mkdir "$PL"
 
@@ -65,7 +71,7 @@ write_config
 # The batches, made ahead outside the spool; each goes in by rename.
 mkdir "$T/stage"
 awk -v k="$CUTS" -v b="$BATCH" -v v="$VENUES" -v seed="$SEED" \
-    -v dir="$T/stage" -v gap="$GAP_MS" 'BEGIN {
+    -v dir="$T/stage" -v gap="$GAP_MS" -v ev="$EVENTS" 'BEGIN {
 	srand(seed)
 	for (c = 1; c <= k; c++) {
 		system("mkdir " dir "/b" c)
@@ -76,30 +82,49 @@ awk -v k="$CUTS" -v b="$BATCH" -v v="$VENUES" -v seed="$SEED" \
 			    n % v, int(rand() * 31) / 1000 >f
 			close(f)
 		}
-		print int(rand() * (gap + 1)) >(dir "/gaps")
+		print int(rand() * (gap + 1)), int(rand() * ev) + 1 >(dir "/gaps")
 	}
 }'
 [ "$(find "$T/stage" -name '*.yaml' | wc -l)" -eq "$JOBS" ] ||
 	bail "the batches do not hold $JOBS jobs"
 
-msleep() { sleep "$(awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }')"; }
-
-# start_pl: start_daemon with the shim preloaded (the daemon only: its
-# handlers get a clean environment, and the CLI runs without it).
+# start_pl [N]: start_daemon with the shim preloaded (the daemon only:
+# its handlers get a clean environment, and the CLI runs without it); with
+# N, the daemon kills itself at its Nth journaled event, which may come
+# before it has logged its start: a power loss during start-up.
 start_pl() {
-	LD_PRELOAD=$PL_LIB POWERLOSS_DIR=$PL
+	LD_PRELOAD=$PL_LIB POWERLOSS_DIR=$PL POWERLOSS_KILL_AFTER=${1:-0}
 	# A sanitizer runtime wants to be first; the shim comes before it.
 	_asan=$ASAN_OPTIONS
 	ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0
-	export LD_PRELOAD POWERLOSS_DIR ASAN_OPTIONS
-	start_daemon
-	unset LD_PRELOAD POWERLOSS_DIR
+	export LD_PRELOAD POWERLOSS_DIR POWERLOSS_KILL_AFTER ASAN_OPTIONS
+	"$SYNCSPOOLD" -c "$T/syncspool.yaml" 2>>"$T/daemon.log" &
+	DPID=$!
+	unset LD_PRELOAD POWERLOSS_DIR POWERLOSS_KILL_AFTER
 	ASAN_OPTIONS=$_asan
+	wait_for 10 started_or_dead ||
+		{ cat "$T/daemon.log" >&2; bail "syncspoold did not start"; }
+}
+started_or_dead() {
+	grep -q "event=start pid=$DPID " "$T/daemon.log" || ! kill -0 "$DPID"
+}
+# wait_dead MS: until the daemon has killed itself, at most MS ms.
+wait_dead() {
+	_end=$(($(now_ms) + $1))
+	while kill -0 "$DPID" 2>/dev/null && [ "$(now_ms)" -lt "$_end" ]; do
+		sleep 0.01
+	done
+	! kill -0 "$DPID" 2>/dev/null
 }
 
 # power_loss: the daemon and every handler die at once, and whatever was
 # not durable is lost. Appends powercut's figures to $T/figures.
 power_loss() {
+	if kill -0 "$DPID" 2>/dev/null; then
+		echo timer >>"$T/how"
+	else
+		echo event >>"$T/how"
+	fi
 	kill9_daemon
 	for f in "$T"/runs/*.pid; do
 		[ -f "$f" ] || continue
@@ -158,23 +183,25 @@ check_cut() {
 }
 
 : >"$T/figures"
+: >"$T/how"
 : >"$T/bad.lost"
 : >"$T/bad.id"
 : >"$T/bad.state"
 : >"$T/bad.history"
 t0=$(now_ms)
-start_pl
 i=0
-while read -r gap; do
+while read -r gap n; do
 	i=$((i + 1))
+	start_pl "$n"
 	# (mv may complain of a file the daemon renamed an instant after.)
 	mv "$T/stage/b$i"/*.yaml "$T/spool/pending/" 2>/dev/null
-	msleep "$gap"
+	wait_dead "$gap"
 	power_loss
-	echo "test: power loss $i ($(tail -n 1 "$T/figures"))" >>"$T/daemon.log"
+	echo "test: power loss $i ($(tail -n 1 "$T/how"):" \
+		"$(tail -n 1 "$T/figures"))" >>"$T/daemon.log"
 	check_cut "$i" $((i * BATCH))
-	start_pl
 done <"$T/stage/gaps"
+start_pl
 
 # bad KIND NAME: a test that passes when no cut left a problem of KIND.
 bad() {
@@ -230,5 +257,7 @@ diag "figures: cuts=$CUTS jobs=$JOBS renames=$(sum renames)" \
 	"durable=$(sum durable) undone=$(sum undone) kept=$(sum kept)" \
 	"dirsyncs=$(sum dirsyncs) commits=$(sum commits)" \
 	"commits_rolled_back=$(sum rolled_back) pages_rolled_back=$(sum pages)" \
-	"unsynced_unlinks=$(sum unsynced_unlinks) wall=${wall}s seed=$SEED"
+	"unsynced_unlinks=$(sum unsynced_unlinks)" \
+	"cuts_by_event=$(grep -c event "$T/how") cuts_by_time=$(grep -c timer "$T/how")" \
+	"wall=${wall}s seed=$SEED"
 done_testing
