@@ -343,8 +343,7 @@ int
 rename(const char *oldpath, const char *newpath)
 {
 	REAL(int, rename, (const char *, const char *));
-	unsigned long n = busy ? 0 : rename_intent(AT_FDCWD, oldpath,
-						   AT_FDCWD, newpath);
+	unsigned long n = rename_intent(AT_FDCWD, oldpath, AT_FDCWD, newpath);
 	int rc = real_rename(oldpath, newpath);
 
 	rename_done(n, rc, errno);

@@ -158,7 +158,7 @@ check_cut() {
 	fi
 	[ -f "$T/spool/db/data.mdb" ] || return 0
 	if ! cli list --json >"$T/list.json" 2>"$T/list.err"; then
-		echo "cut $1: list --json failed: $(cat "$T/list.err")" >>"$T/bad.lmdb"
+		echo "cut $1: list --json failed: $(cat "$T/list.err")" >>"$T/bad.id"
 		return 0
 	fi
 	grep -v 'is not running' "$T/list.err" >&2
