@@ -92,7 +92,7 @@ run: deps
 # One pass: unit tests, then the system tests against the binaries in $(B).
 check: $(B)/syncspoold $(B)/syncspool $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "# $$t"; $$t; done
-	SYNCSPOOLD=$(CURDIR)/$(B)/syncspoold SYNCSPOOL=$(CURDIR)/$(B)/syncspool \
+	SYNCSPOOLD=$(abspath $(B))/syncspoold SYNCSPOOL=$(abspath $(B))/syncspool \
 		prove -j2 -f tests/sys/*.t
 
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
