@@ -99,7 +99,7 @@ if grep -q "event=cgroups state=on" "$T/daemon.log"; then
 
 	# 2. kill -9 while a handler runs: the restarted daemon adopts it and
 	# leaves its cgroup alone until it ends.
-	drop two.yaml v2 esc 'options: {sleep: 3}'
+	drop two.yaml v2 esc 'options: {sleep: 5}'
 	wait_for 10 has_escapee v2
 	e2=$(escapee v2)
 	h2=$(cat "$T/v2/pid")
@@ -110,7 +110,7 @@ if grep -q "event=cgroups state=on" "$T/daemon.log"; then
 	ok $? "after kill -9 the daemon adopts the running handler"
 	alive "$e2" && alive "$h2"
 	ok $? "its handler and escapee are left alone while it runs"
-	wait_for 15 count_is completed 2
+	wait_for 20 count_is completed 2
 	ok $? "the adopted job ends"
 	wait_for 5 gone "$e2"
 	ok $? "and then its escapee is killed, through the cgroup it kept"
