@@ -1,12 +1,14 @@
 /*
- * runner.c - one attempt of a handler: its environment, the fork and the
- * gate, its output into logs/<id>.log, signals, reaping, adoption after a
- * restart, and the result file. See runner.h for the contract.
+ * runner.c - one attempt of a handler: its environment, the spawn and
+ * its record in db/running, its output into logs/<id>.log, signals,
+ * reaping, adoption after a restart, and the result file. See runner.h
+ * for the contract.
  *
- * Between fork() and execve() the child runs only async-signal-safe code
- * and never allocates: the parent prepares everything it needs (argv,
- * envp, the descriptors, an empty signal set) in a struct runner_child
- * before it forks.
+ * Between clone() and execve() the child runs in the daemon's memory, so
+ * it runs only async-signal-safe code, never allocates and changes no
+ * state of libc's: the parent prepares everything it needs (argv, envp,
+ * the descriptors, an empty signal set, its record's text) in a struct
+ * runner_child before it clones.
  *
  * The handler's pid is also its process group id. That id stays ours
  * until runner_reap() reaps the leader: a zombie still holds its pid, and
@@ -17,6 +19,7 @@
 #include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +38,33 @@
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U /* Linux 6.3; glibc 2.36 lacks it */
 #endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000 /* Linux 5.2 */
+#endif
+
+/*
+ * Under AddressSanitizer the child's frames poison the shadow of the
+ * stack it borrows from our frame, and it never returns to clear it.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RUNNER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RUNNER_ASAN 1
+#endif
+#endif
+#ifdef RUNNER_ASAN
+#include <sanitizer/asan_interface.h>
+#define RUNNER_UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define RUNNER_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 #define RUNNER_PATH "/usr/local/bin:/usr/bin:/bin"
 #define RUNNER_CHUNK (64 * 1024)  /* one read() from a handler's pipe */
 #define RUNNER_DRAIN_READS 16     /* reads per runner_drain() call */
 #define RUNNER_REAP_ROUNDS 64     /* runner_drain()-sized rounds at reap */
-#define RUNNER_GATE_FD 3          /* where the child keeps the gate */
+#define RUNNER_STACK (64 * 1024)  /* the child's stack, until it execs */
 #define RUNNER_CLOSE_MAX (1U << 20) /* close loop bound without close_range */
 
 /* ---- small helpers ---- */
@@ -62,7 +86,6 @@ runner_run_init(struct run *run)
 	run->pidfd = -1;
 	run->out_fd = -1;
 	run->err_fd = -1;
-	run->gate_fd = -1;
 	run->log_fd = -1;
 	run->cg_fd = -1;
 }
@@ -272,14 +295,33 @@ runner_env_build(const struct runner_spec *s, char ***envp, char *err,
 
 /* ---- the child ---- */
 
-/* What the child needs, prepared before fork(). */
+/*
+ * What the child needs, prepared before clone(). The child runs in our
+ * memory (CLONE_VM) while we are suspended (CLONE_VFORK), so it also
+ * reports back here: the parent reads the second half once clone()
+ * returns, that is once the child has exec'd or exited.
+ */
 struct runner_child {
 	char *const *argv;
 	char *const *envp;
-	int fds[4];           /* become 0, 1, 2 and RUNNER_GATE_FD */
-	int drop[4];          /* the daemon's ends: gate, stdout, stderr, stdin */
+	int fds[3];           /* become 0, 1 and 2 */
+	int drop[3];          /* the daemon's ends: stdout, stderr, stdin */
 	unsigned maxfd;       /* for the close loop without close_range() */
+	uint64_t sig_reset;   /* bit sig - 1: dispositions to reset */
 	sigset_t empty;
+	const struct runner_record *rec; /* NULL: nothing to record */
+	const char *rec_id;
+	const char *boot_id;
+	int cg_procs;         /* its cgroup's cgroup.procs, or -1 */
+	/* Written by the child. */
+	int cg_err;           /* errno of its move into the cgroup; 0: none */
+	bool shared;          /* it ran in this memory (not so under valgrind) */
+	bool exec_failed;     /* execve() itself returned */
+	bool stdio;           /* 0-2 are the handler's now */
+	int err;              /* errno of the step that failed; 0: none */
+	const char *failed;   /* that step */
+	const char *failed_path;
+	uint64_t ticks;       /* its /proc starttime */
 };
 
 /* Append s to buf (size len) at *at, never past len - 1. */
@@ -290,19 +332,80 @@ runner_child_cat(char *buf, size_t len, size_t *at, const char *s)
 		buf[(*at)++] = *s++;
 }
 
+/* Append v in decimal: snprintf() is not async-signal-safe. */
+static void
+runner_child_num(char *buf, size_t len, size_t *at, uint64_t v)
+{
+	char digits[24];
+	size_t n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0 && *at + 1 < len)
+		buf[(*at)++] = digits[--n];
+}
+
 /*
- * "syncspool: <what> [<path>]: <reason>\n" on fd 2, then _exit(127).
+ * Field 22 (starttime) of a /proc/PID/stat text. "pid (comm) state ppid
+ * ...": comm may hold spaces and ')', but nothing after it does, so the
+ * last ')' ends it. Pure code: the child uses it too.
+ */
+static int
+runner_stat_ticks(const char *buf, size_t len, uint64_t *ticks)
+{
+	const char *p = NULL, *end = buf + len;
+	uint64_t v = 0;
+
+	for (const char *q = buf; q < end; q++)
+		if (*q == ')')
+			p = q;
+	if (p == NULL)
+		return -EINVAL;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		while (p < end && *p == ' ')
+			p++;
+		if (p == end)
+			return -EINVAL;
+		while (p < end && *p != ' ')
+			p++;
+	}
+	while (p < end && *p == ' ')
+		p++;
+	if (p == end || *p < '0' || *p > '9')
+		return -EINVAL;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p < end && *p != ' ' && *p != '\n')
+		return -EINVAL;
+	*ticks = v;
+	return 0;
+}
+
+/*
+ * "syncspool: <what> [<path>]: <reason>\n" on fd 2 once that is the
+ * handler's (before, it is the daemon's own), then _exit(127).
  * strerrordesc_np() is a lookup in glibc's static table: no locale, no
- * allocation, unlike strerror().
+ * allocation, unlike strerror(). The parent learns what failed from c.
  */
 static void __attribute__((noreturn))
-runner_child_fail(const char *what, const char *path, int e)
+runner_child_fail(struct runner_child *c, const char *what, const char *path,
+		  int e)
 {
 	char buf[512];
 	const char *desc = strerrordesc_np(e);
 	size_t at = 0;
 	ssize_t n;
 
+	c->err = e != 0 ? e : EIO;
+	c->failed = what;
+	c->failed_path = path;
+	if (!c->stdio)
+		_exit(127);
 	runner_child_cat(buf, sizeof(buf), &at, "syncspool: ");
 	runner_child_cat(buf, sizeof(buf), &at, what);
 	if (path != NULL) {
@@ -318,41 +421,112 @@ runner_child_fail(const char *what, const char *path, int e)
 	_exit(127);
 }
 
-static void __attribute__((noreturn))
-runner_child_run(const struct runner_child *c)
+/* The child's own start time, which a restarted daemon checks. */
+static int
+runner_child_ticks(struct runner_child *c)
 {
-	int fds[4];
-	char go;
+	char buf[1024];
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EINVAL;
+	return runner_stat_ticks(buf, (size_t)n, &c->ticks);
+}
+
+/*
+ * "<job id> <pid> <starttime> <boot id>", padded with spaces to the
+ * record's length, ended by a newline: written by the child itself, so
+ * that no handler can exec before a restarted daemon could find it, and
+ * no round trip to the parent stands in the way.
+ */
+static int
+runner_child_record(struct runner_child *c, pid_t pid)
+{
+	const struct runner_record *rec = c->rec;
+	char line[RUNNER_RECORD_MAX];
+	size_t at = 0;
 	ssize_t n;
 
+	runner_child_cat(line, sizeof(line), &at, c->rec_id);
+	runner_child_cat(line, sizeof(line), &at, " ");
+	runner_child_num(line, sizeof(line), &at, (uint64_t)pid);
+	runner_child_cat(line, sizeof(line), &at, " ");
+	runner_child_num(line, sizeof(line), &at, c->ticks);
+	runner_child_cat(line, sizeof(line), &at, " ");
+	runner_child_cat(line, sizeof(line), &at, c->boot_id);
+	while (at < rec->len - 1)
+		line[at++] = ' ';
+	line[at++] = '\n';
+	do
+		n = pwrite(rec->fd, line, at, rec->off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == at ? 0 : -EIO;
+}
+
+static int
+runner_child_run(void *arg)
+{
+	struct runner_child *c = arg;
+	pid_t pid;
+	int fds[3], r;
+
+	c->shared = true;
 	/*
-	 * The daemon's ends go first: were the child to keep the gate's
-	 * write end, EOF could never arrive on it after the daemon died.
+	 * The daemon's ends go first: were the child to keep a pipe's read
+	 * end, the handler's writes would never see EPIPE after the daemon
+	 * died.
 	 */
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		if (c->drop[i] >= 0)
 			close(c->drop[i]);
+	/* Raw: the pid must be the kernel's, whatever libc has cached. */
+	pid = (pid_t)syscall(SYS_getpid);
 	if (setpgid(0, 0) < 0)
-		runner_child_fail("setpgid", NULL, errno);
+		runner_child_fail(c, "setpgid", NULL, errno);
+	/*
+	 * Into its cgroup first, so that nothing it runs is ever outside
+	 * ("0": the writer). Failing that it runs as without cgroups, and
+	 * the parent says why.
+	 */
+	if (c->cg_procs >= 0 && write(c->cg_procs, "0\n", 2) != 2)
+		c->cg_err = errno != 0 ? errno : EIO;
+	if ((r = runner_child_ticks(c)) < 0)
+		runner_child_fail(c, "read", "/proc/self/stat", -r);
+	/*
+	 * Before anything that could exec: the record is the gate. Done
+	 * while the record's fd still has its number, before the dup2()s.
+	 */
+	if (c->rec != NULL && (r = runner_child_record(c, pid)) < 0)
+		runner_child_fail(c, "write", "db/running", -r);
 
 	/*
-	 * Dispositions before the mask: a signal already pending must meet
-	 * SIG_DFL when it is unblocked, not a handler of the daemon's.
-	 * glibc's sigaction() refuses its two internal real-time signals
-	 * (32 and 33), yet an ignored disposition of those is inherited
-	 * through exec like any other; so the raw system call resets them
-	 * too. An all-zero kernel sigaction is SIG_DFL, no flags, empty mask
+	 * Dispositions before the mask (the parent blocked every signal
+	 * around clone()): a signal already pending must meet SIG_DFL when
+	 * it is unblocked, never a handler of the daemon's running in the
+	 * daemon's memory. Only those the parent found changed
+	 * (runner_sig_changed()); glibc's sigaction() refuses its two
+	 * internal real-time signals, so the raw system call does them. An
+	 * all-zero kernel sigaction is SIG_DFL, no flags, empty mask
 	 * whatever the architecture's field order.
 	 */
-	for (int sig = 1; sig < NSIG; sig++) {
+	for (int sig = 1; sig < NSIG && sig <= 64; sig++) {
 		unsigned long ksa[4] = {0};
-		if (sig == SIGKILL || sig == SIGSTOP)
+		if (!(c->sig_reset & (1ULL << (sig - 1))) || sig == SIGKILL ||
+		    sig == SIGSTOP)
 			continue;
 		(void)syscall(SYS_rt_sigaction, sig, ksa, NULL,
 			      (size_t)(_NSIG / 8));
 	}
-	if (sigprocmask(SIG_SETMASK, &c->empty, NULL) < 0)
-		runner_child_fail("sigprocmask", NULL, errno);
 
 	/*
 	 * Lift every source above the targets first: the daemon may run
@@ -360,41 +534,36 @@ runner_child_run(const struct runner_child *c)
 	 * an fd onto itself would neither move it nor clear FD_CLOEXEC.
 	 */
 	memcpy(fds, c->fds, sizeof(fds));
-	for (int i = 0; i < 4; i++) {
-		if (fds[i] > RUNNER_GATE_FD)
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] > STDERR_FILENO)
 			continue;
-		fds[i] = fcntl(fds[i], F_DUPFD, RUNNER_GATE_FD + 1);
+		fds[i] = fcntl(fds[i], F_DUPFD, STDERR_FILENO + 1);
 		if (fds[i] < 0)
-			runner_child_fail("fcntl(F_DUPFD)", NULL, errno);
+			runner_child_fail(c, "fcntl(F_DUPFD)", NULL, errno);
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
-			runner_child_fail("dup2", NULL, errno);
+			runner_child_fail(c, "dup2", NULL, errno);
+	c->stdio = true;
 
 	/*
-	 * Close the rest now rather than after the gate, so that a child
-	 * waiting at its gate holds no other child's gate, no lock and no
-	 * LMDB descriptor of the daemon's. Inherited fds without
-	 * FD_CLOEXEC go too.
+	 * Every other descriptor goes: the handler must not hold another
+	 * child's pipes, the lock or the LMDB descriptor, and exec would
+	 * keep those without FD_CLOEXEC.
 	 */
-	if (close_range(RUNNER_GATE_FD + 1, ~0U, 0) < 0) {
+	if (close_range(STDERR_FILENO + 1, ~0U, 0) < 0) {
 		if (errno != ENOSYS)
-			runner_child_fail("close_range", NULL, errno);
-		for (unsigned fd = RUNNER_GATE_FD + 1; fd <= c->maxfd; fd++)
+			runner_child_fail(c, "close_range", NULL, errno);
+		for (unsigned fd = STDERR_FILENO + 1; fd <= c->maxfd; fd++)
 			close((int)fd);
 	}
-
-	do
-		n = read(RUNNER_GATE_FD, &go, 1);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
-		_exit(127); /* the daemon died before recording us */
-	close(RUNNER_GATE_FD);
-
 	if (chdir("/") < 0)
-		runner_child_fail("chdir", "/", errno);
+		runner_child_fail(c, "chdir", "/", errno);
+	if (sigprocmask(SIG_SETMASK, &c->empty, NULL) < 0)
+		runner_child_fail(c, "sigprocmask", NULL, errno);
 	execve(c->argv[0], c->argv, c->envp);
-	runner_child_fail("exec", c->argv[0], errno);
+	c->exec_failed = true;
+	runner_child_fail(c, "exec", c->argv[0], errno);
 }
 
 /* ---- the parent's side of runner_start() ---- */
@@ -534,96 +703,150 @@ runner_log_output(struct run *run, const char *buf, size_t len)
 }
 
 /*
- * Fork the child of runner_start() and runner_start_worker(): stdin_fd
+ * Start the child of runner_start() and runner_start_worker(): stdin_fd
  * becomes its stdin (the caller closes its copy), keep_fd is a parent-only
- * descriptor the child must not hold (-1: none). On success run has the
- * pid, pidfd, start time and the daemon's ends of stdout, stderr and the
- * gate, at which the child waits. On failure nothing is left running and
- * run's descriptors are closed.
+ * descriptor the child must not hold (-1: none), rec where the child
+ * records itself before it may exec (NULL: nowhere), sig_reset the
+ * dispositions to reset (NULL: all). On success run has the pid, pidfd,
+ * start time and the daemon's ends of stdout and stderr, and the handler
+ * has been exec'd (or has failed to exec: run->exec_errno). On failure
+ * before exec nothing is left running and run's descriptors are closed.
+ *
+ * clone(CLONE_VM | CLONE_VFORK) rather than fork(): fork copied the
+ * daemon's page tables (its heap and the LMDB map) for a child that
+ * threw them away at exec, and the daemon then took copy-on-write faults
+ * on every page it touched. The child borrows a stack from this frame,
+ * which is idle while we are suspended.
  */
 static int
 runner_spawn(char *const *argv, char *const *envp, int stdin_fd, int keep_fd,
+	     const struct runner_record *rec, const uint64_t *sig_reset,
 	     struct run *run, char *err, size_t errlen)
 {
-	int out[2] = {-1, -1}, errp[2] = {-1, -1}, gate[2] = {-1, -1};
+	char stack[RUNNER_STACK] __attribute__((aligned(16)));
+	const char *boot = runner_boot_id();
+	int out[2] = {-1, -1}, errp[2] = {-1, -1};
+	int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
 	struct runner_child c;
 	struct rlimit rl;
+	sigset_t all, old;
+	int pidfd = -1;
 	pid_t pid = -1;
 	int r;
 
+	if (rec != NULL && (rec->len > RUNNER_RECORD_MAX ||
+			    rec->len < ID_MAX + BOOT_ID_LEN + 48)) {
+		util_seterr(err, errlen, "runner: bad record length %zu",
+			    rec->len);
+		return -EINVAL;
+	}
 	if ((r = runner_pipe_make(out, err, errlen)) < 0 ||
 	    (r = runner_pipe_make(errp, err, errlen)) < 0)
 		goto fail;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) < 0) {
-		r = -errno;
-		util_seterr(err, errlen, "socketpair: %s", strerror(-r));
-		goto fail;
-	}
 	memset(&c, 0, sizeof(c));
 	c.argv = argv;
 	c.envp = envp;
 	c.fds[0] = stdin_fd;
 	c.fds[1] = out[1];
 	c.fds[2] = errp[1];
-	c.fds[3] = gate[0];
-	c.drop[0] = gate[1];
-	c.drop[1] = out[0];
-	c.drop[2] = errp[0];
-	c.drop[3] = keep_fd;
+	c.drop[0] = out[0];
+	c.drop[1] = errp[0];
+	c.drop[2] = keep_fd;
 	c.maxfd = RUNNER_CLOSE_MAX;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < c.maxfd)
 		c.maxfd = (unsigned)rl.rlim_cur;
+	c.sig_reset = sig_reset != NULL ? *sig_reset : ~0ULL;
 	sigemptyset(&c.empty);
+	c.rec = rec;
+	c.rec_id = rec != NULL ? rec->id : "";
+	c.boot_id = boot != NULL ? boot : "-";
+	c.cg_procs = -1;
+	if (run->cg_fd >= 0) {
+		c.cg_procs = openat(run->cg_fd, "cgroup.procs",
+				    O_WRONLY | O_CLOEXEC);
+		if (c.cg_procs < 0) {
+			run->cg_error = -errno;
+			runner_close(&run->cg_fd);
+		}
+	}
 
-	pid = fork();
+	/*
+	 * Every signal blocked until the child has reset its dispositions:
+	 * a handler of ours must never run on the child's side of our
+	 * memory.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = clone(runner_child_run, stack + sizeof(stack),
+		    flags | CLONE_PIDFD, &c, &pidfd);
+	if (pid < 0 && errno == EINVAL) {
+		/* A kernel before 5.2: no CLONE_PIDFD; pidfd_open() below. */
+		pidfd = -1;
+		pid = clone(runner_child_run, stack + sizeof(stack), flags,
+			    &c, NULL);
+	}
+	r = -errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	RUNNER_UNPOISON(stack, sizeof(stack));
+	runner_close(&c.cg_procs);
 	if (pid < 0) {
-		r = -errno;
-		util_seterr(err, errlen, "fork: %s", strerror(-r));
+		util_seterr(err, errlen, "clone: %s", strerror(-r));
 		goto fail;
 	}
-	if (pid == 0)
-		runner_child_run(&c);
-
-	/*
-	 * The child makes its own group too; whichever of us runs first
-	 * wins, and either way the group exists once we return, so a
-	 * runner_signal() right away reaches it. The child cannot have
-	 * exec'd yet (it waits at the gate), so EACCES cannot happen.
-	 */
-	(void)setpgid(pid, pid);
+	if (c.shared && c.err != 0 && !c.exec_failed) {
+		/* It exited before exec, having run nothing: reap it now. */
+		r = -c.err;
+		util_seterr(err, errlen, "handler set-up: %s%s%s: %s",
+			    c.failed, c.failed_path != NULL ? " " : "",
+			    c.failed_path != NULL ? c.failed_path : "",
+			    strerror(c.err));
+		runner_close(&pidfd);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		pid = -1;
+		goto fail;
+	}
 	run->pid = pid;
-	/*
-	 * Into its cgroup before the gate opens, so that nothing it runs
-	 * is ever outside. Failing that it runs as without cgroups.
-	 */
-	if (run->cg_fd >= 0 && (run->cg_error = cgroup_place(run->cg_fd,
-							      pid)) < 0)
-		runner_close(&run->cg_fd);
+	if (run->cg_fd >= 0) {
+		/* A copy (valgrind) says nothing: move it from here. */
+		run->cg_error = c.shared ? -c.cg_err :
+					   cgroup_place(run->cg_fd, pid);
+		if (run->cg_error < 0)
+			runner_close(&run->cg_fd);
+	}
 	runner_close(&out[1]);
 	runner_close(&errp[1]);
-	runner_close(&gate[0]);
 	run->out_fd = out[0];
 	run->err_fd = errp[0];
-	run->gate_fd = gate[1];
-	out[0] = errp[0] = gate[1] = -1;
-
-	run->pidfd = runner_pidfd_open(pid);
+	out[0] = errp[0] = -1;
+	run->pidfd = pidfd >= 0 ? pidfd : runner_pidfd_open(pid);
+	pidfd = -1;
 	if (run->pidfd < 0) {
 		r = -errno;
 		util_seterr(err, errlen, "pidfd_open(%d): %s", (int)pid,
 			    strerror(-r));
 		goto fail;
 	}
-	if ((r = runner_proc_start(pid, &run->start_ticks)) < 0) {
-		util_seterr(err, errlen, "/proc/%d/stat: %s", (int)pid,
-			    strerror(-r));
-		goto fail;
+	if (c.shared) {
+		run->start_ticks = c.ticks;
+		run->exec_errno = c.exec_failed ? c.err : 0;
+	} else {
+		/*
+		 * clone() made a copy after all (valgrind does so): the
+		 * child reports nothing, and may not have made its group
+		 * yet. Whichever of us runs first makes it.
+		 */
+		(void)setpgid(pid, pid);
+		if ((r = runner_proc_start(pid, &run->start_ticks)) < 0) {
+			util_seterr(err, errlen, "/proc/%d/stat: %s", (int)pid,
+				    strerror(-r));
+			goto fail;
+		}
 	}
 	run->started_mono = util_mono_ms();
 	return 0;
 fail:
 	if (pid > 0) {
-		/* It waits at the gate, so it runs nothing; SIGKILL is prompt. */
 		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
@@ -632,11 +855,8 @@ fail:
 	runner_close(&out[1]);
 	runner_close(&errp[0]);
 	runner_close(&errp[1]);
-	runner_close(&gate[0]);
-	runner_close(&gate[1]);
 	runner_close(&run->out_fd);
 	runner_close(&run->err_fd);
-	runner_close(&run->gate_fd);
 	runner_close(&run->pidfd);
 	run->pid = 0;
 	return r;
@@ -644,7 +864,8 @@ fail:
 
 int
 runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
-	     struct run *run, char *err, size_t errlen)
+	     const struct runner_record *rec, struct run *run, char *err,
+	     size_t errlen)
 {
 	char **envp = NULL;
 	char head[160], when[RFC3339_LEN];
@@ -668,6 +889,11 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 		r = -EINVAL;
 		goto fail;
 	}
+	if (rec != NULL && strcmp(rec->id, s->job_id) != 0) {
+		util_seterr(err, errlen, "runner: record of %s for job %s",
+			    rec->id, s->job_id);
+		return -EINVAL;
+	}
 	if ((r = runner_env_build(s, &envp, err, errlen)) < 0)
 		goto fail;
 	if ((r = runner_memfd_make(s->content, s->content_len, &memfd, err,
@@ -675,8 +901,8 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 		goto fail;
 	if ((r = runner_log_open(logdir_fd, s->job_id, run, err, errlen)) < 0)
 		goto fail;
-	if ((r = runner_spawn(s->prov->command, envp, memfd, -1, run, err,
-			      errlen)) < 0)
+	if ((r = runner_spawn(s->prov->command, envp, memfd, -1, rec,
+			      s->sig_reset, run, err, errlen)) < 0)
 		goto fail;
 	runner_close(&memfd);
 	run->attempt = s->attempt;
@@ -696,23 +922,23 @@ fail:
 	return r;
 }
 
-int
-runner_release(struct run *run)
+/*
+ * The signals whose disposition is not SIG_DFL now, as bits sig - 1;
+ * glibc's internal ones (which sigaction() refuses) always count.
+ */
+uint64_t
+runner_sig_changed(void)
 {
-	const char go = 'g';
-	ssize_t n;
-	int r = 0;
+	uint64_t set = 0;
 
-	if (run->gate_fd < 0)
-		return -EBADF;
-	/* MSG_NOSIGNAL: a child killed at the gate gives EPIPE, not SIGPIPE. */
-	do
-		n = send(run->gate_fd, &go, 1, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		r = -errno;
-	runner_close(&run->gate_fd);
-	return r;
+	for (int sig = 1; sig < NSIG && sig <= 64; sig++) {
+		struct sigaction sa;
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &sa) < 0 || sa.sa_handler != SIG_DFL)
+			set |= 1ULL << (sig - 1);
+	}
+	return set;
 }
 
 /* ---- output ---- */
@@ -941,7 +1167,6 @@ runner_abandon(struct run *run)
 	runner_close(&run->pidfd);
 	runner_close(&run->out_fd);
 	runner_close(&run->err_fd);
-	runner_close(&run->gate_fd);
 	runner_close(&run->log_fd);
 }
 
@@ -1042,8 +1267,7 @@ int
 runner_proc_start(pid_t pid, uint64_t *ticks)
 {
 	/* Fields 1-22 fit easily: comm is at most 64 bytes, numbers 20. */
-	char path[32], buf[1024], *p, *end;
-	unsigned long long v;
+	char path[32], buf[1024];
 	size_t got;
 	int r;
 
@@ -1055,32 +1279,7 @@ runner_proc_start(pid_t pid, uint64_t *ticks)
 		return -ESRCH;
 	if (r < 0)
 		return r;
-	/*
-	 * "pid (comm) state ppid ...": comm may hold spaces and ')', but
-	 * nothing after it does, so the last ')' ends it. Field 3 follows.
-	 */
-	p = strrchr(buf, ')');
-	if (p == NULL)
-		return -EINVAL;
-	p++;
-	for (int field = 3; field < 22; field++) {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			return -EINVAL;
-		while (*p != ' ' && *p != '\0')
-			p++;
-	}
-	while (*p == ' ')
-		p++;
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(p, &end, 10);
-	if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
-		return -EINVAL;
-	*ticks = v;
-	return 0;
+	return runner_stat_ticks(buf, got, ticks);
 }
 
 const char *
@@ -1302,9 +1501,9 @@ runner_worker_env_fill(const struct provider *p, struct runner_envbuf *b)
 }
 
 int
-runner_start_worker(const struct provider *p, int cgroup_fd,
-		    const char *cgroup_name, struct run *run, int *in_fd,
-		    char *err, size_t errlen)
+runner_start_worker(const struct provider *p, const uint64_t *sig_reset,
+		    int cgroup_fd, const char *cgroup_name, struct run *run,
+		    int *in_fd, char *err, size_t errlen)
 {
 	struct runner_envbuf b = {0};
 	char **envp = NULL;
@@ -1347,18 +1546,11 @@ runner_start_worker(const struct provider *p, int cgroup_fd,
 		util_seterr(err, errlen, "fcntl: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = runner_spawn(p->command, envp, in[0], in[1], run, err,
-			      errlen)) < 0)
+	/* No job yet, so nothing to record: it may start at once. */
+	if ((r = runner_spawn(p->command, envp, in[0], in[1], NULL, sig_reset,
+			      run, err, errlen)) < 0)
 		goto fail;
 	runner_close(&in[0]);
-	/* No job yet, so nothing to record first: it may start at once. */
-	if ((r = runner_release(run)) < 0) {
-		util_seterr(err, errlen, "gate: %s", strerror(-r));
-		runner_signal(run, SIGKILL);
-		while (waitpid(run->pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		goto fail;
-	}
 	*in_fd = in[1];
 	free(envp);
 	return 0;

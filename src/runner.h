@@ -4,20 +4,20 @@
  *
  * The daemon owns the loop; the runner owns one child and its descriptors:
  *
- *   runner_start()    fork; the child sets itself up (own process group,
- *                     signal mask and dispositions reset, stdin = a sealed
- *                     memfd holding the validated job content, stdout and
- *                     stderr = pipes to the daemon, every other fd
- *                     closed) and then waits on a gate (a socketpair, so
- *                     releasing a child that already died gives EPIPE,
- *                     never SIGPIPE) before it execs.
- *   runner_release()  open the gate: the child closes the gate, changes to
- *                     "/" and execve()s the provider's command with the
- *                     built environment. The daemon calls it only after the
- *                     started record (with the pid) is durable in LMDB, so a
- *                     restarted daemon always knows which handler may still
- *                     be alive. If the daemon dies first, the child reads
- *                     EOF on the gate and _exit()s without running anything.
+ *   runner_start()    clone(CLONE_VM | CLONE_VFORK): the child sets
+ *                     itself up (own process group, signal dispositions
+ *                     and mask reset, stdin = a sealed memfd holding the
+ *                     validated job content, stdout and stderr = pipes to
+ *                     the daemon, every other fd closed, cwd "/"), and,
+ *                     before anything else that could lead to exec, writes
+ *                     its own record (job id, pid, start time, boot id)
+ *                     where the daemon said (db/running), so a restarted
+ *                     daemon always knows which handler may still be
+ *                     alive. Only then does it execve() the provider's
+ *                     command with the built environment. If the record
+ *                     cannot be written it runs nothing, and runner_start()
+ *                     fails. The daemon is suspended until the exec, so
+ *                     the record needs no round trip through the daemon.
  *   runner_drain()    read what the handler wrote on one pipe and append it
  *                     to logs/<id>.log, up to log_max bytes for the whole
  *                     file; past that a single "[output truncated]" line is
@@ -31,8 +31,9 @@
  *                     the pipes, write the attempt's footer to the log
  *                     and close everything.
  *
- * Given a cgroup (cgroup.h), the runner moves the child into it while it
- * waits at the gate, so nothing the handler starts is ever outside it,
+ * Given a cgroup (cgroup.h), the child moves itself into it first thing,
+ * before it records itself or execs, so nothing the handler starts is
+ * ever outside it,
  * and kills the cgroup (cgroup.kill) when the handler has exited: what
  * left the process group with setsid() dies too. When the move fails,
  * the handler runs without the cgroup and run->cg_error says why.
@@ -77,6 +78,21 @@ struct runner_spec {
 	const char *cgroup_name;   /* NULL, or the attempt's cgroup ... */
 	int cgroup_fd;             /* ... from cgroup_make(), which
 				      runner_start() takes over */
+	const uint64_t *sig_reset; /* runner_sig_changed(); NULL: reset all */
+};
+
+/*
+ * Where the child records itself before it may exec: len bytes at off in
+ * fd (db/running, one line per worker slot), as "<id> <pid> <starttime>
+ * <boot id>" ("-" when unknown), padded with spaces, ended by a newline.
+ */
+#define RUNNER_RECORD_MAX 256
+
+struct runner_record {
+	int fd;
+	off_t off;
+	size_t len;                /* ID_MAX + BOOT_ID_LEN + 48 at least */
+	const char *id;            /* the spec's job_id */
 };
 
 struct run {
@@ -84,13 +100,14 @@ struct run {
 	int pidfd;              /* readable when the handler has exited */
 	int out_fd;             /* read end of its stdout, non-blocking */
 	int err_fd;             /* read end of its stderr, non-blocking */
-	int gate_fd;            /* write end of the gate */
 	int log_fd;             /* logs/<id>.log, O_APPEND */
 	bool adopted;           /* found alive at start-up; not our child */
 	int cg_fd;              /* its cgroup's directory; -1: none */
 	int cg_error;           /* moving it there failed: -errno; else 0 */
 	char cg_name[CGROUP_NAME_MAX + 1];
 	uint64_t start_ticks;   /* /proc/PID/stat starttime */
+	int exec_errno;         /* execve() failed with it: the handler has
+				   exited 127, its reason on its stderr */
 	int64_t started_mono;   /* util_mono_ms() at start */
 	unsigned attempt;
 	uint64_t log_size;      /* bytes in the log file */
@@ -125,14 +142,21 @@ int runner_env_build(const struct runner_spec *s, char ***envp, char *err,
 		     size_t errlen);
 
 /*
- * Fork the child for one attempt. logdir_fd: the spool's logs directory;
- * the log is opened (created 0640) there as "<job_id>.log" and the
- * attempt's header written. On success *run is filled and the child waits
- * at the gate.
+ * Start the handler for one attempt. logdir_fd: the spool's logs
+ * directory; the log is opened (created 0640) there as "<job_id>.log" and
+ * the attempt's header written. rec: where the child records itself
+ * before it execs (NULL: nowhere). On success *run is filled and the
+ * handler runs (or has failed to exec: run->exec_errno).
  */
 int runner_start(const struct runner_spec *s, int logdir_fd,
-		 uint64_t log_max, struct run *run, char *err, size_t errlen);
-int runner_release(struct run *run);
+		 uint64_t log_max, const struct runner_record *rec,
+		 struct run *run, char *err, size_t errlen);
+/*
+ * The signals whose disposition is not SIG_DFL, as bits sig - 1, for
+ * runner_spec.sig_reset: the child resets only those, not all 64. Take
+ * it again after any change of a disposition.
+ */
+uint64_t runner_sig_changed(void);
 
 /*
  * fd is run->out_fd or run->err_fd. Reads at most 16 x 64 KiB, so call
@@ -211,9 +235,10 @@ struct runner_reply {
  * (non-blocking); *in_fd the write end of its stdin (non-blocking, with
  * room for a whole job line). cgroup_fd as in struct runner_spec.
  */
-int runner_start_worker(const struct provider *p, int cgroup_fd,
-			const char *cgroup_name, struct run *run, int *in_fd,
-			char *err, size_t errlen);
+int runner_start_worker(const struct provider *p, const uint64_t *sig_reset,
+			int cgroup_fd, const char *cgroup_name,
+			struct run *run, int *in_fd, char *err,
+			size_t errlen);
 /* The job as one JSON line, '\n'-terminated; *line is malloc'd. */
 int runner_job_line(const struct runner_spec *s, char **line, size_t *len);
 /* One reply line (without its newline). */

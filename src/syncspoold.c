@@ -14,9 +14,9 @@
  *      (a rename within pending), and queued; invalid ones go to failed;
  *   3. handlers that exited are reaped and their files moved on;
  *   4. due jobs are claimed (pending -> processing) and their handlers
- *      forked, each waiting at a gate;
+ *      started, each writing its own line of db/running before it execs;
  *   5. flush: fsync every directory a move touched, then commit the
- *      batch of LMDB changes those moves imply, then open the gates.
+ *      batch of LMDB changes those moves imply.
  *
  * So nothing is recorded before the move it describes is durable, and no
  * handler runs before its pid is recorded: a daemon killed at any point
@@ -204,6 +204,7 @@ struct daemon {
 	int64_t prune_at;             /* mono ms: the next retention step */
 	struct metrics metrics;
 	int running_fd;               /* db/running */
+	uint64_t sig_reset;           /* runner_sig_changed() */
 	bool *slot_used;
 	size_t nslots;
 	struct slot *old_slots;       /* what the last daemon left, at start */
@@ -636,7 +637,8 @@ cgroups_sweep(struct daemon *d, int64_t now)
 /*
  * db/running names the handler running in each worker slot, one fixed
  * line per slot: "<job id> <pid> <starttime> <boot id>", blank when free.
- * A slot is written before its handler may exec, and not synced: what it
+ * A slot is written before its handler may exec (by the handler's own
+ * process, between clone and exec: runner_start()), and not synced: what it
  * guards against is a daemon that dies while its handler lives on, and
  * the page cache survives that; after a power loss no handler survives.
  * So a handler never runs without a trace a restarted daemon can find,
@@ -670,11 +672,10 @@ slot_store(struct daemon *d, size_t i, const char *line)
 	return 0;
 }
 
-/* Take a free slot for run and record its handler there. */
+/* A free slot's index (not yet marked used), or -ENOMEM. */
 static int
-slot_claim(struct daemon *d, const char *id, struct drun *r)
+slot_find(struct daemon *d)
 {
-	char line[SLOT_LEN];
 	size_t i;
 
 	for (i = 0; i < d->nslots && d->slot_used[i]; i++)
@@ -686,6 +687,24 @@ slot_claim(struct daemon *d, const char *id, struct drun *r)
 		d->slot_used = used;
 		d->slot_used[d->nslots++] = false;
 	}
+	return (int)i;
+}
+
+/*
+ * Take a free slot for run and record its handler there: for a job
+ * handed to a persistent handler, which runs already. A one-shot
+ * handler writes its own line before it execs (runner_start()).
+ */
+static int
+slot_claim(struct daemon *d, const char *id, struct drun *r)
+{
+	char line[SLOT_LEN];
+	size_t i;
+	int rc;
+
+	if ((rc = slot_find(d)) < 0)
+		return rc;
+	i = (size_t)rc;
 	snprintf(line, sizeof(line), "%s %ld %llu %s", id, (long)r->run.pid,
 		 (unsigned long long)r->run.start_ticks,
 		 runner_boot_id() != NULL ? runner_boot_id() : "-");
@@ -1036,11 +1055,10 @@ worker_spawn(struct daemon *d, const struct provider *p, char *err,
 		util_seterr(err, errlen, "out of memory");
 		return NULL;
 	}
-
 	snprintf(prefix, sizeof(prefix), "worker.%s", p->name);
 	cgn = handler_cgroup_new(d, prefix, cgname, &cgfd);
-	if (runner_start_worker(p, cgfd, cgn, &w->run, &w->in_fd, err,
-				errlen) < 0) {
+	if (runner_start_worker(p, &d->sig_reset, cgfd, cgn, &w->run,
+				&w->in_fd, err, errlen) < 0) {
 		if (cgn != NULL)
 			cgroup_remove(&d->cg, cgn);
 		free(w->buf);
@@ -1152,7 +1170,7 @@ worker_begin(struct daemon *d, struct drun *r,
 		return rc;
 	}
 	r->run.start_ticks = w->run.start_ticks;
-	r->run.pidfd = r->run.out_fd = r->run.err_fd = r->run.gate_fd = -1;
+	r->run.pidfd = r->run.out_fd = r->run.err_fd = -1;
 	/* Recorded first, as for any handler: then it may run. */
 	r->slot = -1;
 	if ((rc = slot_claim(d, j->id, r)) < 0) {
@@ -2016,7 +2034,7 @@ start_job(struct daemon *d, struct djob *j)
 	struct stat st;
 	char *buf = NULL;
 	size_t len;
-	int rc;
+	int rc, slot;
 
 	djob_filename(j, name);
 	rc = spool_move(&d->sp, STATE_PENDING, name, STATE_PROCESSING, NULL);
@@ -2081,21 +2099,44 @@ start_job(struct daemon *d, struct djob *j)
 		.prov = p, .job = &job, .job_id = j->id, .attempt = j->attempts,
 		.job_path = job_path, .result_path = result_path,
 		.content = buf, .content_len = len,
+		.sig_reset = &d->sig_reset,
 	};
 	r->job = j;
 	r->slot = -1;
 	r->persistent = p->persistent;
 	if (p->persistent) {
 		rc = worker_begin(d, r, &spec, err, sizeof(err));
+	} else if ((slot = slot_find(d)) < 0) {
+		rc = slot;
+		snprintf(err, sizeof(err), "out of memory");
 	} else {
+		/*
+		 * The handler writes its line of db/running itself, before
+		 * it may exec, so a restarted daemon finds any handler that
+		 * runs; if that cannot be written, it never runs.
+		 */
+		struct runner_record rec = {
+			.fd = d->running_fd, .off = (off_t)slot * SLOT_LEN,
+			.len = SLOT_LEN, .id = j->id,
+		};
 		spec.cgroup_name = handler_cgroup_new(d, j->id, cgname,
 						      &spec.cgroup_fd);
-		rc = runner_start(&spec, d->sp.logs_fd, d->cfg.log_max,
+		rc = runner_start(&spec, d->sp.logs_fd, d->cfg.log_max, &rec,
 				  &r->run, err, sizeof(err));
-		if (rc < 0 && spec.cgroup_name != NULL)
-			cgroup_remove(&d->cg, spec.cgroup_name);
-		else if (rc == 0)
+		if (rc < 0) {
+			/* Whatever the child got written must not stay. */
+			slot_store(d, (size_t)slot, "");
+			if (spec.cgroup_name != NULL)
+				cgroup_remove(&d->cg, spec.cgroup_name);
+		} else {
+			d->slot_used[slot] = true;
+			r->slot = slot;
 			handler_cgroup_check(d, &r->run);
+			if (r->run.exec_errno != 0)
+				log_error("event=exec_failed job=%s command=%s "
+					  "error=\"%s\"", j->id, p->command[0],
+					  strerror(r->run.exec_errno));
+		}
 	}
 	if (rc < 0) {
 		j->attempts--;
@@ -2108,16 +2149,6 @@ start_job(struct daemon *d, struct djob *j)
 	r->timeout_ms = p->timeout_ms;
 	r->deadline = util_mono_ms() + (int64_t)p->timeout_ms;
 	if (!p->persistent) {
-		/*
-		 * The handler may run once its pid is where a restarted
-		 * daemon will look; if that cannot be written, it never runs
-		 * (the gate's EOF).
-		 */
-		if (slot_claim(d, j->id, r) < 0 ||
-		    runner_release(&r->run) < 0) {
-			runner_signal(&r->run, SIGKILL);
-			log_error("event=gate_failed job=%s", j->id);
-		}
 		rc = run_watch(d, r);
 		assert(rc == 0); /* epoll_ctl on fresh fds: only ENOMEM */
 	}
@@ -3239,10 +3270,12 @@ setup_fds(struct daemon *d, char *err, size_t errlen)
 			    strerror(errno));
 		return -errno;
 	}
-	/* A handler gone before its gate opened must not kill us. */
+	/* A handler gone before we wrote it its job must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Leases are dropped at once; a lease break must not kill us. */
 	signal(SIGIO, SIG_IGN);
+	/* Handlers reset just these: the set changes nowhere after this. */
+	d->sig_reset = runner_sig_changed();
 	for (int s = STATE_PENDING; s < STATE_COUNT; s++) {
 		snprintf(path, sizeof(path), "%s/%s", d->sp.path, state_name(s));
 		d->wd[s] = inotify_add_watch(d->ifd, path,

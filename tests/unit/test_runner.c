@@ -2,7 +2,8 @@
  * test_runner.c - the handler runner. Pure parts, table-driven: the
  * environment, the result file, /proc parsing. Then real handlers run
  * through /bin/sh and friends: stdin, the log and its cap, descriptors,
- * signal state, process groups, the gate, exec failure and adoption.
+ * signal state, process groups, the db/running record, exec failure and
+ * adoption.
  *
  * The test process makes itself a child subreaper, so a handler's
  * orphaned grandchildren become its children: it can then see how they
@@ -167,6 +168,7 @@ struct fx {
 	struct run run;
 	struct run_status st;
 	bool started;
+	const struct runner_record *rec; /* NULL: none */
 };
 
 static int
@@ -203,7 +205,7 @@ fx_setup(void **state)
 		.content_len = strlen("venue_id: venue-1\nprovider: demo\n"),
 	};
 	f->run.pidfd = f->run.out_fd = f->run.err_fd = -1;
-	f->run.gate_fd = f->run.log_fd = f->run.cg_fd = -1;
+	f->run.log_fd = f->run.cg_fd = -1;
 	*state = f;
 	return 0;
 }
@@ -444,8 +446,8 @@ static void
 fx_start(struct fx *f, uint64_t log_max)
 {
 	char err[ERRLEN] = "";
-	int rc = runner_start(&f->spec, f->dirfd, log_max, &f->run, err,
-			      sizeof(err));
+	int rc = runner_start(&f->spec, f->dirfd, log_max, f->rec, &f->run,
+			      err, sizeof(err));
 
 	if (rc != 0)
 		print_error("runner_start: %s\n", err);
@@ -453,8 +455,7 @@ fx_start(struct fx *f, uint64_t log_max)
 	f->started = true;
 	assert_true(f->run.pid > 0);
 	assert_true(f->run.pidfd >= 0 && f->run.out_fd >= 0 &&
-		    f->run.err_fd >= 0 && f->run.gate_fd >= 0 &&
-		    f->run.log_fd >= 0);
+		    f->run.err_fd >= 0 && f->run.log_fd >= 0);
 }
 
 static int64_t
@@ -613,9 +614,6 @@ test_spawn_stdin_and_log(void **state)
 	f->spec.content = content;
 	f->spec.content_len = sizeof(content) - 1;
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
-	assert_int_equal(f->run.gate_fd, -1);
-	assert_int_equal(runner_release(&f->run), -EBADF);
 	fx_finish(f);
 	assert_int_equal(f->st.exit_code, 0);
 	assert_int_equal(f->st.signal, 0);
@@ -640,8 +638,7 @@ test_spawn_stdio_closed(void **state)
 	close(0);
 	fx_sh(f, "cat");
 	fx_start(f, 1 << 20);
-	/* fd 0 is the runner's again now (its pidfd, say): wait to restore. */
-	assert_int_equal(runner_release(&f->run), 0);
+	/* fd 0 is the runner's again now (a pipe, say): wait to restore. */
 	fx_finish(f);
 	assert_int_equal(dup2(saved, 0), 0);
 	close(saved);
@@ -663,7 +660,6 @@ test_spawn_env(void **state)
 	f->cmd[0] = "/usr/bin/env";
 	f->cmd[1] = NULL;
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_finish(f);
 	unsetenv("SECRET");
 	assert_int_equal(f->st.exit_code, 0);
@@ -703,7 +699,6 @@ test_spawn_only_stdio(void **state)
 	f->cmd[2] = "/proc/self/fd";
 	f->cmd[3] = NULL;
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_finish(f);
 	for (int i = 0; i < 4; i++)
 		close(extra[i]);
@@ -726,7 +721,6 @@ test_spawn_log_cap(void **state)
 
 	fx_sh(f, "head -c 1000000 /dev/zero | tr '\\0' a; echo tail");
 	fx_start(f, 4096);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_finish(f);
 	assert_int_equal(f->st.exit_code, 0);
 	assert_true(f->run.log_truncated);
@@ -746,7 +740,6 @@ test_spawn_log_cap(void **state)
 	f->spec.attempt = 2;
 	fx_sh(f, "echo hello");
 	fx_start(f, 4096);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_finish(f);
 	log = fx_log(f, &len);
 	assert_null(strstr(log + len1, "hello"));
@@ -767,7 +760,6 @@ test_spawn_grandchild_killed(void **state)
 
 	fx_sh(f, "sleep 100 & echo \"bg $!\"");
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_finish(f);
 	assert_int_equal(f->st.exit_code, 0);
 	log = fx_log(f, NULL);
@@ -789,7 +781,6 @@ test_spawn_sigterm(void **state)
 
 	fx_sh(f, "sleep 100 & echo \"bg $!\"; sleep 100");
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_wait_log(f, "bg ");
 	assert_int_equal(runner_signal(&f->run, SIGTERM), 0);
 	fx_finish(f);
@@ -816,7 +807,8 @@ test_spawn_exec_fails(void **state)
 	f->cmd[0] = "/nonexistent/syncspool-handler";
 	f->cmd[1] = NULL;
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
+	/* The child said so before it exited; the parent knows at once. */
+	assert_int_equal(f->run.exec_errno, ENOENT);
 	fx_finish(f);
 	assert_int_equal(f->st.exit_code, 127);
 	assert_string_equal(f->run.last_err, msg);
@@ -826,75 +818,87 @@ test_spawn_exec_fails(void **state)
 	free(body);
 }
 
-/* (g) The daemon dies before the gate opens: nothing runs. */
+/*
+ * (g) The handler's record is written by its own process before exec:
+ * the handler finds it, with its pid, its start time and the boot id,
+ * and the daemon's copy of the start time is the same.
+ */
 static void
-test_spawn_gate_closed(void **state)
+test_spawn_record(void **state)
 {
 	struct fx *f = *state;
-	char script[256], *body;
+	struct runner_record rec;
+	char script[256], want[RUNNER_RECORD_MAX + 1], got[RUNNER_RECORD_MAX];
+	char *body;
 	size_t len;
+	uint64_t ticks, now;
+	pid_t pid;
+	int fd, n;
 
-	snprintf(script, sizeof(script), "touch %s/marker", f->dir);
+	fd = openat(f->dirfd, "running", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	/* Slot 1: the line before it must stay as it is. */
+	assert_int_equal(pwrite(fd, "x\n", 2, 0), 2);
+	rec = (struct runner_record){.fd = fd, .off = 256, .len = 256,
+				     .id = JOB_ID};
+	f->rec = &rec;
+	/* The handler's first act: copy its line, as it found it, to stdout. */
+	snprintf(script, sizeof(script), "dd if=%s/running bs=256 skip=1 "
+		 "count=1 status=none; echo pid $$", f->dir);
 	fx_sh(f, script);
 	fx_start(f, 1 << 20);
-	close(f->run.gate_fd); /* what the daemon's death does */
-	f->run.gate_fd = -1;
+	pid = f->run.pid;
+	ticks = f->run.start_ticks;
+	/* Alive or a zombie until reaped: /proc still has it. */
+	assert_int_equal(runner_proc_start(pid, &now), 0);
+	assert_true(ticks == now);
 	fx_finish(f);
-	assert_int_equal(f->st.exit_code, 127);
-	assert_int_equal(faccessat(f->dirfd, "marker", F_OK, 0), -1);
-	assert_int_equal(errno, ENOENT);
+	assert_int_equal(f->st.exit_code, 0);
+
+	assert_int_equal(pread(fd, got, 2, 0), 2);
+	assert_memory_equal(got, "x\n", 2);
+	assert_int_equal(pread(fd, got, sizeof(got), 256), 256);
+	close(fd);
 	body = fx_body(f, 1, &len);
-	assert_int_equal(len, 0);
+	assert_true(len > 256);
+	assert_memory_equal(body, got, 256);
+	/* The pid the handler saw as its own is the one recorded. */
+	assert_int_equal(sscanf(body + 256, "pid %d", &n), 1);
+	assert_int_equal(n, pid);
+	n = snprintf(want, sizeof(want), "%s %d %llu %s", JOB_ID, (int)pid,
+		     (unsigned long long)ticks, runner_boot_id());
+	assert_true(n > 0 && n < 255);
+	memset(want + n, ' ', (size_t)(255 - n));
+	want[255] = '\n';
+	assert_memory_equal(got, want, 256);
 	free(body);
 }
 
-/*
- * A child waiting at its gate already holds nothing but 0-2 and the gate,
- * so it pins no other child's gate, lock or database descriptor.
- */
+/* The record cannot be written: the handler never runs, nothing is left. */
 static void
-test_spawn_gate_holds_little(void **state)
+test_spawn_record_fails(void **state)
 {
 	struct fx *f = *state;
-	int64_t deadline = util_mono_ms() + DEADLINE_MS;
-	char path[64];
-	int n;
+	struct runner_record rec;
+	char err[ERRLEN] = "", script[256];
+	int fd;
 
-	fx_sh(f, "echo ran");
-	fx_start(f, 1 << 20);
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)f->run.pid);
-	do {
-		struct dirent *e;
-		DIR *d = opendir(path);
-		assert_non_null(d);
-		n = 0;
-		while ((e = readdir(d)) != NULL)
-			n += e->d_name[0] != '.';
-		closedir(d);
-		/* Not exited: it waits at the gate, however long we look. */
-		assert_false(fx_pump(f, 10));
-		assert_true(fx_left(deadline) > 0);
-	} while (n != 4);
-	assert_int_equal(runner_release(&f->run), 0);
-	fx_finish(f);
-	assert_int_equal(f->st.exit_code, 0);
-}
-
-/* Killed at the gate: release gives EPIPE, and no SIGPIPE kills us. */
-static void
-test_spawn_killed_at_gate(void **state)
-{
-	struct fx *f = *state;
-	struct pollfd p;
-
-	fx_sh(f, "echo ran");
-	fx_start(f, 1 << 20);
-	assert_int_equal(runner_signal(&f->run, SIGKILL), 0);
-	p = (struct pollfd){.fd = f->run.pidfd, .events = POLLIN};
-	assert_int_equal(poll(&p, 1, DEADLINE_MS), 1);
-	assert_int_equal(runner_release(&f->run), -EPIPE);
-	fx_finish(f);
-	assert_int_equal(f->st.signal, SIGKILL);
+	fd = openat(f->dirfd, "running", O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	rec = (struct runner_record){.fd = fd, .off = 0, .len = 256,
+				     .id = JOB_ID};
+	snprintf(script, sizeof(script), "touch %s/marker", f->dir);
+	fx_sh(f, script);
+	assert_int_equal(runner_start(&f->spec, f->dirfd, 1 << 20, &rec,
+				      &f->run, err, sizeof(err)), -EBADF);
+	assert_non_null(strstr(err, "db/running"));
+	assert_int_equal(f->run.pid, 0);
+	assert_int_equal(f->run.pidfd, -1);
+	assert_int_equal(f->run.out_fd, -1);
+	assert_int_equal(f->run.log_fd, -1);
+	assert_int_equal(faccessat(f->dirfd, "marker", F_OK, 0), -1);
+	assert_int_equal(errno, ENOENT);
+	close(fd);
 }
 
 /* (h) A handler that ignores SIGTERM survives the grace, not SIGKILL. */
@@ -906,7 +910,6 @@ test_spawn_ignores_sigterm(void **state)
 
 	fx_sh(f, "trap '' TERM; echo ready; exec sleep 100");
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_wait_log(f, "ready\n");
 	assert_int_equal(runner_signal(&f->run, SIGTERM), 0);
 	p = (struct pollfd){.fd = f->run.pidfd, .events = POLLIN};
@@ -959,7 +962,6 @@ test_adopt(void **state)
 	assert_true(run.pidfd >= 0);
 	assert_int_equal(run.out_fd, -1);
 	assert_int_equal(run.err_fd, -1);
-	assert_int_equal(run.gate_fd, -1);
 	assert_int_equal(run.log_fd, -1);
 
 	close(gate[1]);
@@ -975,11 +977,12 @@ test_adopt(void **state)
 
 /* (j) The handler starts with no signal blocked and none ignored. */
 static void
-test_spawn_signal_state(void **state)
+fx_signal_state(void **state, bool only_changed)
 {
 	struct fx *f = *state;
 	struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_pipe;
 	sigset_t block, old_mask;
+	uint64_t changed;
 	char *body;
 	size_t len;
 
@@ -989,6 +992,14 @@ test_spawn_signal_state(void **state)
 	assert_int_equal(sigprocmask(SIG_BLOCK, &block, &old_mask), 0);
 	assert_int_equal(sigaction(SIGINT, &ign, &old_int), 0);
 	assert_int_equal(sigaction(SIGPIPE, &ign, &old_pipe), 0);
+	if (only_changed) {
+		/* The daemon's way: only what differs from SIG_DFL is reset. */
+		changed = runner_sig_changed();
+		assert_true(changed & (1ULL << (SIGINT - 1)));
+		assert_true(changed & (1ULL << (SIGPIPE - 1)));
+		assert_false(changed & (1ULL << (SIGUSR1 - 1)));
+		f->spec.sig_reset = &changed;
+	}
 
 	f->cmd[0] = "/bin/grep";
 	f->cmd[1] = "-E";
@@ -996,7 +1007,6 @@ test_spawn_signal_state(void **state)
 	f->cmd[3] = "/proc/self/status";
 	f->cmd[4] = NULL;
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_finish(f);
 
 	sigaction(SIGINT, &old_int, NULL);
@@ -1007,6 +1017,18 @@ test_spawn_signal_state(void **state)
 	assert_string_equal(body, "SigBlk:\t0000000000000000\n"
 				  "SigIgn:\t0000000000000000\n");
 	free(body);
+}
+
+static void
+test_spawn_signal_state(void **state)
+{
+	fx_signal_state(state, false);
+}
+
+static void
+test_spawn_signal_state_changed(void **state)
+{
+	fx_signal_state(state, true);
 }
 
 /* The short error: the last non-empty stderr line, tidied. */
@@ -1036,8 +1058,7 @@ test_spawn_last_error(void **state)
 		f->spec.attempt = (unsigned)i + 1;
 		fx_sh(f, rows[i].script);
 		fx_start(f, 1 << 20);
-		assert_int_equal(runner_release(&f->run), 0);
-		fx_finish(f);
+			fx_finish(f);
 		assert_int_equal(f->st.exit_code, 0);
 		assert_string_equal(f->run.last_err, w);
 	}
@@ -1053,7 +1074,6 @@ test_spawn_footer_own_line(void **state)
 
 	fx_sh(f, "printf 'no newline'; exit 3");
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_finish(f);
 	assert_int_equal(f->st.exit_code, 3);
 	body = fx_body(f, 1, &len);
@@ -1082,7 +1102,6 @@ test_demo_handler(void **state)
 	f->job.noptions = 2;
 
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_finish(f);
 	assert_int_equal(f->st.exit_code, 75);
 	assert_non_null(strstr(f->run.last_err, "provider unavailable"));
@@ -1091,7 +1110,6 @@ test_demo_handler(void **state)
 
 	f->spec.attempt = 2;
 	fx_start(f, 1 << 20);
-	assert_int_equal(runner_release(&f->run), 0);
 	fx_finish(f);
 	assert_int_equal(f->st.exit_code, 0);
 	assert_int_equal(runner_result_read(f->dirfd, JOB_ID ".result", out), 0);
@@ -1113,28 +1131,28 @@ test_misc_errors(void **state)
 	char err[ERRLEN] = "";
 
 	memset(&run, 0, sizeof(run));
-	run.out_fd = run.err_fd = run.gate_fd = run.pidfd = run.log_fd = -1;
+	run.out_fd = run.err_fd = run.pidfd = run.log_fd = -1;
 	assert_int_equal(runner_signal(&run, SIGTERM), -ESRCH);
 	assert_int_equal(runner_drain(&run, 0), -EINVAL);
 	assert_int_equal(runner_drain(&run, -1), -EINVAL);
 
 	f->cmd[0] = "relative/handler";
 	f->cmd[1] = NULL;
-	assert_int_equal(runner_start(&f->spec, f->dirfd, 4096, &run, err,
-				      sizeof(err)), -EINVAL);
+	assert_int_equal(runner_start(&f->spec, f->dirfd, 4096, NULL, &run,
+				      err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "absolute"));
 	assert_int_equal(run.pidfd, -1);
 
 	f->cmd[0] = "/bin/true";
 	f->spec.job_id = "../escape";
-	assert_int_equal(runner_start(&f->spec, f->dirfd, 4096, &run, err,
-				      sizeof(err)), -EINVAL);
+	assert_int_equal(runner_start(&f->spec, f->dirfd, 4096, NULL, &run,
+				      err, sizeof(err)), -EINVAL);
 
 	/* A symlink where the log goes is refused, not followed. */
 	f->spec.job_id = JOB_ID;
 	assert_int_equal(symlinkat("/dev/null", f->dirfd, JOB_ID ".log"), 0);
-	assert_int_equal(runner_start(&f->spec, f->dirfd, 4096, &run, err,
-				      sizeof(err)), -ELOOP);
+	assert_int_equal(runner_start(&f->spec, f->dirfd, 4096, NULL, &run,
+				      err, sizeof(err)), -ELOOP);
 	assert_int_equal(run.pid, 0);
 	assert_int_equal(run.log_fd, -1);
 }
@@ -1159,12 +1177,12 @@ main(void)
 		SPAWN(test_spawn_grandchild_killed),
 		SPAWN(test_spawn_sigterm),
 		SPAWN(test_spawn_exec_fails),
-		SPAWN(test_spawn_gate_closed),
-		SPAWN(test_spawn_gate_holds_little),
-		SPAWN(test_spawn_killed_at_gate),
+		SPAWN(test_spawn_record),
+		SPAWN(test_spawn_record_fails),
 		SPAWN(test_spawn_ignores_sigterm),
 		cmocka_unit_test(test_adopt),
 		SPAWN(test_spawn_signal_state),
+		SPAWN(test_spawn_signal_state_changed),
 		SPAWN(test_spawn_last_error),
 		SPAWN(test_spawn_footer_own_line),
 		SPAWN(test_demo_handler),
