@@ -362,6 +362,15 @@ cmd_logs(struct cli *c, int argc, char **argv)
 	} else {
 		rc = log_drain(&f) < 0 ? EX_IOERR : EX_OK;
 	}
+	/*
+	 * The daemon creates the log on a handler's first output: a job
+	 * whose handlers printed nothing (or that has not run) has none.
+	 * Said on stderr, so that stdout stays exactly the log.
+	 */
+	if (rc == EX_OK && f.log_fd < 0)
+		cli_warn("no output for %s: its handler has printed nothing "
+			 "(there is no %s/logs/%s)", id, c->sp.path,
+			 f.log_name);
 	if (f.log_fd >= 0)
 		close(f.log_fd);
 	if (f.in_fd >= 0)

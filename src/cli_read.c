@@ -1169,7 +1169,8 @@ show_human(struct cli *c, const struct jobrec *r, bool indexed,
 	cli_table_free(&tab);
 
 	if (tail == NULL) {
-		printf("\nno log (%s/logs/%s.log)\n", c->sp.path, r->id);
+		printf("\nno output: its handler has printed nothing (there is "
+		       "no %s/logs/%s.log)\n", c->sp.path, r->id);
 		return rc;
 	}
 	printf("\nlog, last lines of %s/logs/%s.log:\n", c->sp.path, r->id);

@@ -88,6 +88,7 @@ runner_run_init(struct run *run)
 	run->err_fd = -1;
 	run->log_fd = -1;
 	run->cg_fd = -1;
+	run->log_dir = -1;
 }
 
 /* Take over the cgroup a caller made for the run (fd -1: none). */
@@ -664,6 +665,59 @@ fail:
 }
 
 /*
+ * Where the attempt's log goes once it has something to say: the file is
+ * created on the attempt's first output, not before. Most handlers print
+ * nothing, and creating an inode per job was among the daemon's dearest
+ * steps (ext4 without a journal is slow to find a free inode after many
+ * deletions).
+ */
+static void
+runner_log_later(struct run *run, int logdir_fd, const char *job_id,
+		 unsigned attempt, pid_t pid, bool persistent,
+		 uint64_t log_max)
+{
+	run->log_dir = logdir_fd;
+	snprintf(run->log_id, sizeof(run->log_id), "%s", job_id);
+	run->attempt = attempt;
+	run->log_pid = pid;
+	run->log_persistent = persistent;
+	run->log_max = log_max;
+	run->started_wall = util_now_ms();
+}
+
+static void runner_log_write(struct run *run, const char *buf, size_t len);
+
+/*
+ * Open the log and write the attempt's header, which says when the
+ * attempt started, not when it first printed. false when there is no log
+ * to write to; an open that failed is not tried again in this attempt
+ * (run->log_errno says why), and the output is lost, never the job.
+ */
+static bool
+runner_log_ready(struct run *run)
+{
+	char head[192], when[RFC3339_LEN], err[8];
+	int n, r;
+
+	if (run->log_fd >= 0)
+		return true;
+	if (run->log_dir < 0 || run->log_errno != 0)
+		return false;
+	r = runner_log_open(run->log_dir, run->log_id, run, err, sizeof(err));
+	if (r < 0) {
+		run->log_errno = -r;
+		return false;
+	}
+	n = snprintf(head, sizeof(head), "=== attempt %u, started %s, %spid "
+		     "%d ===\n", run->attempt,
+		     util_time_format(run->started_wall, when),
+		     run->log_persistent ? "persistent handler " : "",
+		     (int)run->log_pid);
+	runner_log_write(run, head, (size_t)n);
+	return true;
+}
+
+/*
  * Append to the log and count it. The log is best effort: a failed write
  * (ENOSPC, say) loses output, never the job.
  */
@@ -688,7 +742,7 @@ runner_log_output(struct run *run, const char *buf, size_t len)
 	char note[64];
 	int n;
 
-	if (run->log_truncated)
+	if (run->log_truncated || len == 0 || !runner_log_ready(run))
 		return;
 	room = run->log_size < run->log_max ? run->log_max - run->log_size : 0;
 	if (len <= room) {
@@ -868,9 +922,8 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 	     size_t errlen)
 {
 	char **envp = NULL;
-	char head[160], when[RFC3339_LEN];
 	int memfd = -1;
-	int r, n;
+	int r;
 
 	runner_run_init(run);
 	runner_cgroup_take(run, s->cgroup_fd, s->cgroup_name);
@@ -899,18 +952,13 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 	if ((r = runner_memfd_make(s->content, s->content_len, &memfd, err,
 				   errlen)) < 0)
 		goto fail;
-	if ((r = runner_log_open(logdir_fd, s->job_id, run, err, errlen)) < 0)
-		goto fail;
+	runner_log_later(run, logdir_fd, s->job_id, s->attempt, 0, false,
+			 log_max);
 	if ((r = runner_spawn(s->prov->command, envp, memfd, -1, rec,
 			      s->sig_reset, run, err, errlen)) < 0)
 		goto fail;
 	runner_close(&memfd);
-	run->attempt = s->attempt;
-	run->log_max = log_max;
-	n = snprintf(head, sizeof(head), "=== attempt %u, started %s, pid %d "
-		     "===\n", s->attempt, util_time_format(util_now_ms(), when),
-		     (int)run->pid);
-	runner_log_write(run, head, (size_t)n);
+	run->log_pid = run->pid;
 	free(envp);
 	return 0;
 
@@ -1563,26 +1611,14 @@ fail:
 	return r;
 }
 
-int
+void
 runner_log_begin(int logdir_fd, const char *job_id, unsigned attempt,
-		 pid_t pid, uint64_t log_max, struct run *run, char *err,
-		 size_t errlen)
+		 pid_t pid, uint64_t log_max, struct run *run)
 {
-	char head[160], when[RFC3339_LEN];
-	int n, r;
-
 	runner_run_init(run);
-	if ((r = runner_log_open(logdir_fd, job_id, run, err, errlen)) < 0)
-		return r;
+	runner_log_later(run, logdir_fd, job_id, attempt, pid, true, log_max);
 	run->pid = pid;
-	run->attempt = attempt;
-	run->log_max = log_max;
 	run->started_mono = util_mono_ms();
-	n = snprintf(head, sizeof(head), "=== attempt %u, started %s, "
-		     "persistent handler pid %d ===\n", attempt,
-		     util_time_format(util_now_ms(), when), (int)pid);
-	runner_log_write(run, head, (size_t)n);
-	return 0;
 }
 
 void

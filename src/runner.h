@@ -23,7 +23,11 @@
  *                     file; past that a single "[output truncated]" line is
  *                     written and the rest is read and thrown away, so the
  *                     daemon's memory stays flat. The last complete stderr
- *                     line is kept as the attempt's short error.
+ *                     line is kept as the attempt's short error. The log
+ *                     and the attempt's header are written on its first
+ *                     output: an attempt that prints nothing leaves no
+ *                     trace in the log, and a job none of whose attempts
+ *                     printed anything has no log file at all.
  *   runner_signal()   signal the handler's whole process group.
  *   runner_reap()     once pidfd is readable: SIGKILL whatever is left in
  *                     the group (before reaping, so the group id cannot be
@@ -100,7 +104,14 @@ struct run {
 	int pidfd;              /* readable when the handler has exited */
 	int out_fd;             /* read end of its stdout, non-blocking */
 	int err_fd;             /* read end of its stderr, non-blocking */
-	int log_fd;             /* logs/<id>.log, O_APPEND */
+	int log_fd;             /* logs/<id>.log, O_APPEND; -1 until the
+				   attempt's first output */
+	int log_dir;            /* where it is created (not ours to close) */
+	char log_id[ID_MAX + 1];
+	pid_t log_pid;          /* for the header */
+	bool log_persistent;
+	int64_t started_wall;   /* util_now_ms() at start, for the header */
+	int log_errno;          /* the log could not be opened: why */
 	bool adopted;           /* found alive at start-up; not our child */
 	int cg_fd;              /* its cgroup's directory; -1: none */
 	int cg_error;           /* moving it there failed: -errno; else 0 */
@@ -143,8 +154,8 @@ int runner_env_build(const struct runner_spec *s, char ***envp, char *err,
 
 /*
  * Start the handler for one attempt. logdir_fd: the spool's logs
- * directory; the log is opened (created 0640) there as "<job_id>.log" and
- * the attempt's header written. rec: where the child records itself
+ * directory, where the log is opened (created 0640) as "<job_id>.log"
+ * on the handler's first output (run->log_errno: it could not be). rec: where the child records itself
  * before it execs (NULL: nowhere). On success *run is filled and the
  * handler runs (or has failed to exec: run->exec_errno).
  */
@@ -245,14 +256,14 @@ int runner_job_line(const struct runner_spec *s, char **line, size_t *len);
 int runner_reply_parse(const char *line, size_t len, struct runner_reply *r,
 		       char *err, size_t errlen);
 /*
- * A job's log for an attempt run by a persistent handler: open it and
- * write the header (run gets log_fd, attempt, started_mono, pid), append
- * the handler's stderr to it (capped, last line kept as last_err), and
- * write the footer and close it.
+ * A job's log for an attempt run by a persistent handler: get ready to
+ * write it (run gets attempt, started_mono, pid; the file and its header
+ * come with the first output), append the handler's stderr to it
+ * (capped, last line kept as last_err), and write the footer and close
+ * it, when it was opened.
  */
-int runner_log_begin(int logdir_fd, const char *job_id, unsigned attempt,
-		     pid_t pid, uint64_t log_max, struct run *run, char *err,
-		     size_t errlen);
+void runner_log_begin(int logdir_fd, const char *job_id, unsigned attempt,
+		      pid_t pid, uint64_t log_max, struct run *run);
 void runner_log_feed(struct run *run, const char *buf, size_t len);
 void runner_log_end(struct run *run, const struct run_status *st);
 

@@ -1163,12 +1163,8 @@ worker_begin(struct daemon *d, struct drun *r,
 			    strerror(-rc));
 		return rc;
 	}
-	rc = runner_log_begin(d->sp.logs_fd, j->id, spec->attempt, w->run.pid,
-			      d->cfg.log_max, &r->run, err, errlen);
-	if (rc < 0) {
-		free(line);
-		return rc;
-	}
+	runner_log_begin(d->sp.logs_fd, j->id, spec->attempt, w->run.pid,
+			 d->cfg.log_max, &r->run);
 	r->run.start_ticks = w->run.start_ticks;
 	r->run.pidfd = r->run.out_fd = r->run.err_fd = -1;
 	/* Recorded first, as for any handler: then it may run. */
@@ -1253,6 +1249,10 @@ run_conclude(struct daemon *d, struct drun *r)
 		runner_reap(&r->run, &r->rs);
 		handler_cgroup_done(d, &r->run);
 	}
+	if (r->run.log_errno != 0)
+		log_warn("event=log_failed job=%s error=\"logs/%s.log: %s\" "
+			 "msg=\"the handler's output was lost\"", j->id, j->id,
+			 strerror(r->run.log_errno));
 	r->reaped = true;
 	slot_release_later(d, r);
 	sched_done(&d->sched, j->sj.group);

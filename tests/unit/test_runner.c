@@ -455,7 +455,9 @@ fx_start(struct fx *f, uint64_t log_max)
 	f->started = true;
 	assert_true(f->run.pid > 0);
 	assert_true(f->run.pidfd >= 0 && f->run.out_fd >= 0 &&
-		    f->run.err_fd >= 0 && f->run.log_fd >= 0);
+		    f->run.err_fd >= 0);
+	/* The log comes with the first output, not before. */
+	assert_int_equal(f->run.log_fd, -1);
 }
 
 static int64_t
@@ -528,8 +530,10 @@ fx_wait_log(struct fx *f, const char *needle)
 	int64_t deadline = util_mono_ms() + DEADLINE_MS;
 
 	for (;;) {
-		char *log = fx_log(f, NULL);
-		bool found = strstr(log, needle) != NULL;
+		/* No log until the handler's first output. */
+		bool exists = faccessat(f->dirfd, JOB_ID ".log", F_OK, 0) == 0;
+		char *log = exists ? fx_log(f, NULL) : NULL;
+		bool found = log != NULL && strstr(log, needle) != NULL;
 		free(log);
 		if (found)
 			return;
@@ -1148,13 +1152,59 @@ test_misc_errors(void **state)
 	assert_int_equal(runner_start(&f->spec, f->dirfd, 4096, NULL, &run,
 				      err, sizeof(err)), -EINVAL);
 
-	/* A symlink where the log goes is refused, not followed. */
+	/*
+	 * A symlink where the log goes is refused, not followed: the
+	 * output is lost, the job is not, and log_errno says why.
+	 */
 	f->spec.job_id = JOB_ID;
 	assert_int_equal(symlinkat("/dev/null", f->dirfd, JOB_ID ".log"), 0);
-	assert_int_equal(runner_start(&f->spec, f->dirfd, 4096, NULL, &run,
-				      err, sizeof(err)), -ELOOP);
-	assert_int_equal(run.pid, 0);
-	assert_int_equal(run.log_fd, -1);
+	fx_sh(f, "echo lost");
+	fx_start(f, 4096);
+	fx_finish(f);
+	assert_int_equal(f->st.exit_code, 0);
+	assert_int_equal(f->run.log_errno, ELOOP);
+}
+
+/*
+ * A handler that prints nothing leaves no log: the file is created on the
+ * first output, header first, and an attempt that printed nothing adds
+ * nothing to a log an earlier attempt made.
+ */
+static void
+test_spawn_quiet_no_log(void **state)
+{
+	struct fx *f = *state;
+	char *body;
+	size_t len;
+
+	f->cmd[0] = "/bin/true";
+	f->cmd[1] = NULL;
+	fx_start(f, 1 << 20);
+	assert_int_equal(f->run.log_fd, -1);
+	fx_finish(f);
+	assert_int_equal(f->st.exit_code, 0);
+	assert_int_equal(f->run.log_errno, 0);
+	assert_int_equal(faccessat(f->dirfd, JOB_ID ".log", F_OK, 0), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* Attempt 2 prints, late: the header still says when it started. */
+	f->spec.attempt = 2;
+	fx_sh(f, "sleep 0.2; echo late");
+	fx_start(f, 1 << 20);
+	fx_finish(f);
+	body = fx_body(f, 2, &len);
+	assert_string_equal(body, "late\n");
+	free(body);
+
+	/* Attempt 3 is quiet again: the log stays as attempt 2 left it. */
+	f->spec.attempt = 3;
+	f->cmd[0] = "/bin/true";
+	f->cmd[1] = NULL;
+	fx_start(f, 1 << 20);
+	fx_finish(f);
+	body = fx_body(f, 2, &len);
+	assert_string_equal(body, "late\n");
+	free(body);
 }
 
 #define SPAWN(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
@@ -1187,6 +1237,7 @@ main(void)
 		SPAWN(test_spawn_footer_own_line),
 		SPAWN(test_demo_handler),
 		SPAWN(test_misc_errors),
+		SPAWN(test_spawn_quiet_no_log),
 	};
 
 	/* The fd 0 test needs 0-2 open to begin with; a harness may not. */
