@@ -2249,6 +2249,16 @@ flush_due(const struct daemon *d)
 	return dirty;
 }
 
+/* A handler still runs: its end will want a flush of its own. */
+static bool
+runs_active(const struct daemon *d)
+{
+	for (const struct drun *r = d->runs; r != NULL; r = r->next)
+		if (!r->exited)
+			return true;
+	return false;
+}
+
 /*
  * Group commit: while jobs stream through, flush at most every FLUSH_MS,
  * so one fsync per directory and one commit serve many jobs. Nothing
@@ -2265,13 +2275,16 @@ flush_maybe(struct daemon *d)
 	if (!flush_due(d))
 		return;
 	/*
-	 * Defer only while more work is already waiting: an idle loop
-	 * flushes at once, so history lags the files by an fsync, not by
-	 * FLUSH_MS.
+	 * Defer only while more work is already waiting, or a handler still
+	 * runs whose end a later flush can take along: an idle loop flushes
+	 * at once, so history lags the files by an fsync, not by FLUSH_MS.
+	 * Waiting for events alone grouped 1.4 jobs per commit with two
+	 * workers: each handler's end found the other still running and
+	 * nothing queued, and the flush went out alone.
 	 */
 	if (now - d->flushed_at < FLUSH_MS &&
 	    store_pending(d->st) < FLUSH_MAX_OPS && !d->stopping &&
-	    epoll_wait(d->epfd, &ev, 1, 0) > 0)
+	    (runs_active(d) || epoll_wait(d->epfd, &ev, 1, 0) > 0))
 		return;
 	/* After a failed flush, the next try waits IO_RETRY_MS. */
 	if (d->io_retry_at != 0 && now < d->io_retry_at)

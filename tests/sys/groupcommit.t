@@ -1,0 +1,58 @@
+#!/bin/sh
+# Group commit: while handlers stream through, the end of one whose
+# neighbours still run does not get a flush of its own; the next flush,
+# 10 ms after the last, takes them along. Timed with strace on the
+# daemon's fsync (directories) and fdatasync (LMDB's commit) calls: a
+# flush is the fsyncs up to and including one fdatasync. Skipped without
+# strace.
+. "$(dirname "$0")/lib.sh"
+if ! command -v strace >/dev/null 2>&1; then
+	echo "1..0 # SKIP strace is not installed"
+	exit 0
+fi
+plan 4
+# Eight handlers of 30 ms each: one ends every few ms, each while others
+# still run and nothing else is waiting, the case grouping is for.
+WORKERS=8 CONCURRENCY=8 TEST_COMMAND="/bin/sleep, '0.03'" setup
+start_daemon
+strace -q -ttt -e trace=fsync,fdatasync -o "$T/strace" -p "$DPID" 2>"$T/strace.err" &
+sp=$!
+EXTRA_PIDS="$EXTRA_PIDS $sp"
+# Attached once the tracee's status says so.
+wait_for 10 sh -c "grep -q '^TracerPid:[[:space:]]*$sp\$' /proc/$DPID/status"
+ok $? "strace is attached to the daemon"
+
+N=200
+perl -e '
+	my ($dir, $n) = @ARGV;
+	for my $i (1 .. $n) {
+		open my $f, ">", "$dir/.g$i.tmp" or die "$!";
+		print $f "venue_id: v" . ($i % 100) . "\nprovider: test\n";
+		close $f or die "$!";
+	}
+	rename "$dir/.g$_.tmp", "$dir/g$_.yaml" or die "$!" for 1 .. $n;
+' "$T/spool/pending" "$N"
+wait_for 60 count_is completed "$N"
+ok $? "$N jobs completed"
+# The last outcomes are committed within a flush period.
+sleep 0.5
+kill "$sp" 2>/dev/null
+wait "$sp" 2>/dev/null
+# Each flush's start, in ms: its first fsync after the last fdatasync.
+awk '
+	/ fs(ync|datasync)\(/ { if (!open) { printf "%.3f\n", $1 * 1000; open = 1 } }
+	/ fdatasync\(/ { open = 0 }
+' "$T/strace" >"$T/starts"
+flushes=$(wc -l <"$T/starts" | tr -d ' ')
+# Before grouping waited for running handlers, most ends found others
+# running and nothing queued, and flushed at once: close to one flush per
+# job. The timing below is the sharper test.
+[ "$flushes" -gt 0 ] && [ "$flushes" -lt "$N" ]
+ok $? "$N jobs took $flushes flushes, fewer than jobs"
+# Flushes closer than 5 ms: only where no handler ran (the burst's end).
+close=$(awk 'NR > 1 && $1 - prev < 5 { n++ } { prev = $1 } END { print n + 0 }' "$T/starts")
+[ "$close" -le 3 ]
+ok $? "no two flushes less than 5 ms apart while handlers ran ($close)"
+
+stop_daemon
+done_testing
