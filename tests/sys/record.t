@@ -47,8 +47,15 @@ ok $? "and the lines are blank once the outcomes are committed"
 drop x-noexec.yaml x noexec
 wait_for 20 count_is failed 1
 ok $? "a handler that cannot be exec'd: failed after its attempts"
-grep -q "event=exec_failed .*command=$T/gone error=\"No such file or directory\"" "$T/daemon.log"
-ok $? "the daemon logs why the exec failed"
+case $SYNCSPOOLD in
+*valgrind*)
+	# Valgrind turns the daemon's clone(CLONE_VM) into a fork, so the
+	# child cannot report back; the log below still says it.
+	echo "ok $((test_n += 1)) # SKIP the daemon runs under valgrind" ;;
+*)
+	grep -q "event=exec_failed .*command=$T/gone error=\"No such file or directory\"" "$T/daemon.log"
+	ok $? "the daemon logs why the exec failed" ;;
+esac
 xid=$(job_id_in failed x-noexec)
 grep -q "syncspool: exec $T/gone: No such file or directory" "$T/spool/logs/$xid.log"
 ok $? "and the handler's log says it"
