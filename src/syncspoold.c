@@ -3413,10 +3413,15 @@ loop(struct daemon *d)
 		cgroups_sweep(d, now);
 		cands_process(d);
 		/*
-		 * What is waiting is flushed before new claims, so a disk
-		 * that fails (ENOSPC) is known before a handler starts.
+		 * Claims first, then one flush for the accepts and the claims
+		 * of this pass: a flush between them (a fsync of pending and
+		 * an LMDB commit) was most of the time between a drop and its
+		 * handler's start. Nothing a handler's start depends on waits
+		 * for it: db/running is written by the handler's own process.
+		 * A disk that fails is known at the first failed flush, after
+		 * this pass's claims at most; from then on nothing is claimed
+		 * until a flush succeeds (space_ok()).
 		 */
-		flush_maybe(d);
 		schedule(d);
 		if (now >= d->prune_at && !d->stopping)
 			retention_step(d);

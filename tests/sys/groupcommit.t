@@ -4,13 +4,15 @@
 # 10 ms after the last, takes them along. Timed with strace on the
 # daemon's fsync (directories) and fdatasync (LMDB's commit) calls: a
 # flush is the fsyncs up to and including one fdatasync. Skipped without
-# strace.
+# strace. And a job dropped into an idle daemon is claimed in the pass
+# that accepts it, before that pass's flush: no fsync or commit stands
+# between the drop and the handler's start.
 . "$(dirname "$0")/lib.sh"
 if ! command -v strace >/dev/null 2>&1; then
 	echo "1..0 # SKIP strace is not installed"
 	exit 0
 fi
-plan 4
+plan 6
 # Eight handlers of 30 ms each: one ends every few ms, each while others
 # still run and nothing else is waiting, the case grouping is for.
 WORKERS=8 CONCURRENCY=8 TEST_COMMAND="/bin/sleep, '0.03'" setup
@@ -53,6 +55,25 @@ ok $? "$N jobs took $flushes flushes, fewer than jobs"
 close=$(awk 'NR > 1 && $1 - prev < 5 { n++ } { prev = $1 } END { print n + 0 }' "$T/starts")
 [ "$close" -le 3 ]
 ok $? "no two flushes less than 5 ms apart while handlers ran ($close)"
+
+# ---- an idle drop: accept, claim, then one flush ----
+strace -q -e trace=renameat2,fsync,fdatasync -o "$T/strace2" -p "$DPID" 2>>"$T/strace.err" &
+sp=$!
+EXTRA_PIDS="$EXTRA_PIDS $sp"
+wait_for 10 sh -c "grep -q '^TracerPid:[[:space:]]*$sp\$' /proc/$DPID/status"
+drop idle.yaml vidle test
+wait_for 10 count_is completed $((N + 1))
+ok $? "a job dropped into the idle daemon completes"
+sleep 0.3
+kill "$sp" 2>/dev/null
+wait "$sp" 2>/dev/null
+# The calls from the acceptance's rename (within pending) to the claim's.
+order=$(awk '
+	/renameat2\(.*"idle\.yaml"/ { on = 1 }
+	on && /^(fsync|fdatasync)\(/ { printf "%s ", substr($0, 1, index($0, "(") - 1) }
+	on && /renameat2\(.*"idle\..*\.yaml", [0-9]+, "idle\..*\.yaml"/ && !/"idle\.yaml"/ { print "claim"; exit }
+' "$T/strace2")
+is "$order" "claim" "it is claimed before any fsync or commit of its acceptance"
 
 stop_daemon
 done_testing
