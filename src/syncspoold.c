@@ -131,7 +131,8 @@ struct pworker {
  */
 struct djob {
 	struct sched_job sj;          /* its place in the queue; group = vp */
-	char *name;                   /* the name it was uploaded under */
+	char *name;                   /* the name it was uploaded under,
+				       * after id[] in the same block */
 	const char *sync_type;        /* djob_type_full, or malloc'd */
 	char *last_error;             /* malloc'd; NULL when none */
 	enum job_state state;
@@ -399,23 +400,28 @@ static struct djob *
 djob_new(struct daemon *d, const char *id, const char *name,
 	const char *provider, const char *venue)
 {
-	struct djob *j = calloc(1, sizeof(*j) + strlen(id) + 1);
+	size_t idlen = strlen(id) + 1, namelen = strlen(name) + 1;
+	/*
+	 * The name lives after the id in the same block: neither changes
+	 * while the job lives, and one malloc instead of two spares some 30
+	 * bytes a job (3 MiB at 100,000 pending).
+	 */
+	struct djob *j = calloc(1, sizeof(*j) + idlen + namelen);
 
 	if (j == NULL)
 		return NULL;
 	j->sj.group = sched_group_get(&d->sched, provider, venue);
-	j->name = strdup(name);
-	if (j->sj.group == NULL || j->name == NULL ||
-	    table_put(&d->jobs, id, j) < 0) {
+	memcpy(j->id, id, idlen);
+	j->name = j->id + idlen;
+	memcpy(j->name, name, namelen);
+	if (j->sj.group == NULL || table_put_ref(&d->jobs, j->id, j) < 0) {
 		if (j->sj.group != NULL)
 			sched_group_release(&d->sched, j->sj.group);
-		free(j->name);
 		free(j);
 		return NULL;
 	}
 	/* Every live job holds its group, queued or not (paused). */
 	j->sj.group->refs++;
-	memcpy(j->id, id, strlen(id) + 1);
 	j->sync_type = djob_type_full;
 	j->last_exit = -1;
 	j->created = util_now_ms();
@@ -431,7 +437,6 @@ djob_release(struct djob *j)
 	if (j->sync_type != djob_type_full)
 		free((char *)j->sync_type);
 	free(j->last_error);
-	free(j->name);
 	free(j);
 }
 
@@ -1639,12 +1644,13 @@ cand_touch(struct daemon *d, const char *name, bool moved)
 	if (c == NULL) {
 		size_t n = strlen(name);
 		c = calloc(1, sizeof(*c) + n + 1);
-		if (c == NULL || table_put(&d->cands, name, c) < 0) {
+		if (c != NULL)
+			memcpy(c->name, name, n + 1);
+		if (c == NULL || table_put_ref(&d->cands, c->name, c) < 0) {
 			free(c);
 			log_error("event=oom name=%s", name);
 			return;
 		}
-		memcpy(c->name, name, n + 1);
 	} else {
 		cand_unlink(d, c);
 	}

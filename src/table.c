@@ -2,6 +2,7 @@
  * table.c - string-keyed chained hash table. See table.h.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,28 +84,48 @@ grow(struct table *t)
 	return 0;
 }
 
-int
-table_put(struct table *t, const char *key, void *value)
+static int
+put(struct table *t, const char *key, void *value, bool copy)
 {
 	struct table_entry **pp, *e;
-	size_t len = strlen(key);
+	size_t len = copy ? strlen(key) + 1 : 0;
 
 	if (t->count >= t->nbuckets && grow(t) < 0)
 		return -ENOMEM;
 	pp = slot(t, key);
 	if (*pp != NULL) {
+		/* A borrowed key may belong to the value it replaces. */
+		if (!copy)
+			(*pp)->key = key;
 		(*pp)->value = value;
 		return 0;
 	}
-	e = malloc(sizeof(*e) + len + 1);
+	e = malloc(sizeof(*e) + len);
 	if (e == NULL)
 		return -ENOMEM;
 	e->next = NULL;
 	e->value = value;
-	memcpy(e->key, key, len + 1);
+	if (copy) {
+		memcpy(e->copy, key, len);
+		e->key = e->copy;
+	} else {
+		e->key = key;
+	}
 	*pp = e;
 	t->count++;
 	return 0;
+}
+
+int
+table_put(struct table *t, const char *key, void *value)
+{
+	return put(t, key, value, true);
+}
+
+int
+table_put_ref(struct table *t, const char *key, void *value)
+{
+	return put(t, key, value, false);
 }
 
 void *
