@@ -78,6 +78,17 @@
 #define SPACE_CHECK_MS 1000  /* how often free space is measured */
 #define ACCEPT_BATCH 1024     /* uploads accepted per loop pass, at most, */
 #define ACCEPT_MS 20          /* ... and for about this long */
+/*
+ * ... and while a start-up backlog of at least BACKLOG_MIN files is
+ * taken. Each pass ends in a flush (directory fsyncs and a commit with
+ * its fdatasync, a few ms), so passes four times as long make a quarter
+ * of the flushes: 100,000 pending were indexed in 7.6 s instead of 13
+ * (load 5). Handlers still start and are reaped between passes, at the
+ * same rate (about 55 a second in both, for a stamp writer).
+ */
+#define BACKLOG_MIN 4096
+#define BACKLOG_BATCH 4096
+#define BACKLOG_MS 80
 #define FLUSH_MS 10           /* group commit: at most one flush this often */
 #define FLUSH_MAX_OPS 8192    /* ... unless this many changes wait */
 /*
@@ -205,6 +216,8 @@ struct daemon {
 	bool space_low;
 	int64_t space_checked;        /* mono ms */
 	bool rescan_wanted;
+	bool backlog;                 /* taking what start-up found pending */
+	int64_t backlog_due;          /* mono ms: all of it due by then */
 	bool lease_warned;            /* said once that leases are not ours */
 	bool disk_full;               /* ENOSPC seen since the last flush */
 	size_t *slot_done;            /* slots to free after the next commit */
@@ -1953,10 +1966,18 @@ out:
 static void
 cands_process(struct daemon *d)
 {
-	int64_t now = util_mono_ms(), until = now + ACCEPT_MS;
+	int64_t now = util_mono_ms();
+	int64_t until = now + (d->backlog ? BACKLOG_MS : ACCEPT_MS);
 	struct cand *c;
-	int budget = ACCEPT_BATCH;
+	int budget = d->backlog ? BACKLOG_BATCH : ACCEPT_BATCH;
 
+	/*
+	 * The backlog is taken once all of it has been due and nothing is
+	 * due now (what is left waits for a writer): back to short passes.
+	 */
+	if (d->backlog && (d->cand_head == NULL ||
+			   (d->cand_head->due > now && now >= d->backlog_due)))
+		d->backlog = false;
 	while ((c = d->cand_head) != NULL && c->due <= now && !d->stopping &&
 	       budget-- > 0 && (budget % 16 != 0 || util_mono_ms() < until)) {
 		switch (accept_file(d, c)) {
@@ -3295,6 +3316,8 @@ startup(struct daemon *d)
 				continue;
 			cand_touch(d, n, spool_name_to_id(n, id) == 0);
 		}
+		d->backlog = count >= BACKLOG_MIN;
+		d->backlog_due = util_mono_ms() + (int64_t)d->cfg.settle_ms;
 		free(sorted);
 		free(names);
 	}
