@@ -3308,13 +3308,23 @@ startup(struct daemon *d)
 	 */
 	if (list_dir(d, STATE_PENDING, &names, &count) == 0) {
 		char **sorted = names_sorted(names, count);
-		p = names;
-		for (size_t i = 0; i < count; i++, p += strlen(p) + 1) {
-			char id[ID_MAX + 1];
-			const char *n = sorted != NULL ? sorted[i] : p;
-			if (spool_name_ignored(n))
-				continue;
-			cand_touch(d, n, spool_name_to_id(n, id) == 0);
+		/*
+		 * cand_touch() puts a file to take at once first and one to
+		 * settle last: the first go last to first, so that both
+		 * kinds end up in name order.
+		 */
+		for (int now = 1; now >= 0; now--) {
+			p = names;
+			for (size_t i = 0; i < count; i++, p += strlen(p) + 1) {
+				char id[ID_MAX + 1];
+				const char *n = sorted == NULL ? p :
+						now ? sorted[count - 1 - i] :
+						sorted[i];
+				if (spool_name_ignored(n) ||
+				    (spool_name_to_id(n, id) == 0) != now)
+					continue;
+				cand_touch(d, n, now);
+			}
 		}
 		d->backlog = count >= BACKLOG_MIN;
 		d->backlog_due = util_mono_ms() + (int64_t)d->cfg.settle_ms;
