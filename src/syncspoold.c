@@ -1649,7 +1649,7 @@ cand_append(struct daemon *d, struct cand *c)
 
 /* Seen name in pending: (re)start its settle clock, or take it at once. */
 static void
-cand_touch(struct daemon *d, const char *name, bool moved)
+cand_put(struct daemon *d, const char *name, bool at_once, bool moved)
 {
 	struct cand *c = table_get(&d->cands, name);
 	int64_t now = util_mono_ms();
@@ -1670,9 +1670,9 @@ cand_touch(struct daemon *d, const char *name, bool moved)
 	c->moved = moved;
 	/*
 	 * Settle times are equal for all, so appending keeps the list in
-	 * due order; a moved-in file is due now and goes first.
+	 * due order; a file due now goes first.
 	 */
-	if (moved) {
+	if (at_once) {
 		c->due = now;
 		c->next = d->cand_head;
 		c->prev = NULL;
@@ -1685,6 +1685,31 @@ cand_touch(struct daemon *d, const char *name, bool moved)
 		c->due = now + (int64_t)d->cfg.settle_ms;
 		cand_append(d, c);
 	}
+}
+
+/* A file appeared or changed in pending: renamed in (moved), or not. */
+static void
+cand_touch(struct daemon *d, const char *name, bool moved)
+{
+	cand_put(d, name, moved, moved);
+}
+
+/*
+ * Has the file in pending been unchanged (ctime) for the settle time?
+ * Then the in-place rules can be checked at once.
+ */
+static bool
+cand_settled(struct daemon *d, const char *name, int64_t wall)
+{
+	struct stat st;
+	int64_t changed;
+
+	if (fstatat(d->sp.dir_fd[STATE_PENDING], name, &st,
+		    AT_SYMLINK_NOFOLLOW) < 0)
+		return true; /* gone, or not ours to wait for: look now */
+	changed = (int64_t)st.st_ctim.tv_sec * 1000 +
+		  st.st_ctim.tv_nsec / 1000000;
+	return wall >= changed + (int64_t)d->cfg.settle_ms;
 }
 
 static void
@@ -3303,29 +3328,42 @@ startup(struct daemon *d)
 	recover_finished(d, STATE_COMPLETED);
 	recover_finished(d, STATE_FAILED);
 	/*
-	 * Files already in pending: known ones at once, uploads as usual,
-	 * in name order (see names_sorted()).
+	 * Files already in pending, in name order (see names_sorted()).
+	 * Whether one was renamed in or is still being written in place
+	 * cannot be told now, so each is judged by the in-place rules
+	 * (accept_file(): no writer, unchanged for the settle time; a job
+	 * the index knows skips them): looked at once when its ctime is
+	 * already that old, after the settle time otherwise.
 	 */
 	if (list_dir(d, STATE_PENDING, &names, &count) == 0) {
 		char **sorted = names_sorted(names, count);
-		/*
-		 * cand_touch() puts a file to take at once first and one to
-		 * settle last: the first go last to first, so that both
-		 * kinds end up in name order.
-		 */
-		for (int now = 1; now >= 0; now--) {
-			p = names;
-			for (size_t i = 0; i < count; i++, p += strlen(p) + 1) {
-				char id[ID_MAX + 1];
-				const char *n = sorted == NULL ? p :
-						now ? sorted[count - 1 - i] :
-						sorted[i];
-				if (spool_name_ignored(n) ||
-				    (spool_name_to_id(n, id) == 0) != now)
-					continue;
-				cand_touch(d, n, now);
-			}
+		bool *at_once = calloc(count > 0 ? count : 1, sizeof(*at_once));
+		int64_t wall = util_now_ms();
+		size_t i;
+
+		if (sorted == NULL || at_once == NULL) {
+			/* Short of memory: directory order, all to settle. */
+			for (p = names, i = 0; i < count;
+			     i++, p += strlen(p) + 1)
+				if (!spool_name_ignored(p))
+					cand_put(d, p, false, false);
+		} else {
+			for (i = 0; i < count; i++)
+				at_once[i] = cand_settled(d, sorted[i], wall);
+			/*
+			 * cand_put() puts a file to look at at once first and
+			 * one to settle last: the first kind goes in reverse
+			 * name order, the second in name order, so that both
+			 * end up in name order.
+			 */
+			for (i = count; i-- > 0;)
+				if (at_once[i] && !spool_name_ignored(sorted[i]))
+					cand_put(d, sorted[i], true, false);
+			for (i = 0; i < count; i++)
+				if (!at_once[i] && !spool_name_ignored(sorted[i]))
+					cand_put(d, sorted[i], false, false);
 		}
+		free(at_once);
 		d->backlog = count >= BACKLOG_MIN;
 		d->backlog_due = util_mono_ms() + (int64_t)d->cfg.settle_ms;
 		free(sorted);

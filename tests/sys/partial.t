@@ -3,7 +3,7 @@
 # renamed, and a file written in place is taken only after its writer has
 # closed it and it has settled.
 . "$(dirname "$0")/lib.sh"
-plan 7
+plan 10
 SETTLE=1s setup
 start_daemon
 
@@ -31,5 +31,26 @@ ok $? "once closed and settled, it is taken"
 id=$(job_id_in completed slow-writer)
 grep -qx 'provider: test' "$T/runs/$id.1.stdin"; ok $? "and the handler saw the whole file"
 is "$(count failed)" 0 "nothing failed"
+stop_daemon
+
+# At start-up a file in pending may be an upload cut off a moment before,
+# which its client is about to resume: one written less than the settle
+# time ago waits for it, as it would with the daemon running. zmarker,
+# old enough, is taken at once; it sorts after resumed, so once it is
+# queued the daemon has looked at resumed too.
+SETTLE=3s write_config
+printf 'venue_id: v4\nprovider: test\n' >"$T/spool/pending/zmarker.yaml"
+old_enough() { [ $(($(date +%s) - $(stat -c %Z "$T/spool/pending/zmarker.yaml"))) -ge 4 ]; }
+wait_for 10 old_enough
+printf 'venue_id: v3\nprovider: test\n' >"$T/spool/pending/resumed.yaml"
+start_daemon
+wait_for 10 grep -q "event=queued job=zmarker" "$T/daemon.log"
+ok $? "a file older than the settle time is taken at once at start-up"
+printf 'options: {note: resumed}\n' >>"$T/spool/pending/resumed.yaml"
+wait_for 20 count_is completed 4
+id=$(job_id_in completed resumed)
+[ -n "$id" ] && grep -q 'note: resumed' "$T/runs/$id.1.stdin"
+ok $? "one written just before the start waits its settle time, and is run whole"
+is "$(count failed)" 0 "and nothing failed"
 stop_daemon
 done_testing
