@@ -65,6 +65,64 @@
 #define RUNNER_DRAIN_READS 16     /* reads per runner_drain() call */
 #define RUNNER_REAP_ROUNDS 64     /* runner_drain()-sized rounds at reap */
 #define RUNNER_STACK (64 * 1024)  /* the child's stack, until it execs */
+
+#if defined(__x86_64__) && defined(SYS_clone3)
+/*
+ * clone3(2)'s arguments (linux/sched.h, not included: it clashes with
+ * <sched.h>). CLONE_INTO_CGROUP (Linux 5.7) starts the child in a cgroup:
+ * moving it there afterwards, through cgroup.procs, takes the cgroup
+ * core's global write lock, which waits for an RCU grace period and cost
+ * up to tens of milliseconds a start here.
+ */
+struct runner_clone_args {
+	uint64_t flags;
+	uint64_t pidfd;
+	uint64_t child_tid;
+	uint64_t parent_tid;
+	uint64_t exit_signal;
+	uint64_t stack;
+	uint64_t stack_size;
+	uint64_t tls;
+	uint64_t set_tid;
+	uint64_t set_tid_size;
+	uint64_t cgroup;
+};
+#define RUNNER_CLONE_INTO_CGROUP 0x200000000ULL
+#define RUNNER_HAVE_CLONE3 1
+
+/*
+ * clone3() with CLONE_VM: the child starts on its own stack just after
+ * the system call, so it must not return into this function's frame; it
+ * calls fn(arg) and exits with what that returns (fn execs or _exits
+ * first). libc has no clone3() wrapper that does this. Returns the pid,
+ * or a negative errno.
+ */
+static long
+runner_clone3(struct runner_clone_args *ca, int (*fn)(void *), void *arg)
+{
+	register long rax __asm__("rax") = SYS_clone3;
+	register void *rdi __asm__("rdi") = ca;
+	register long rsi __asm__("rsi") = (long)sizeof(*ca);
+	register void *r12 __asm__("r12") = (void *)fn;
+	register void *r13 __asm__("r13") = arg;
+
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "mov %%r13, %%rdi\n\t"
+			 "call *%%r12\n\t"
+			 "mov %%eax, %%edi\n\t"
+			 "mov $60, %%eax\n\t" /* SYS_exit */
+			 "syscall\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "+r"(rax)
+			 : "r"(rdi), "r"(rsi), "r"(r12), "r"(r13)
+			 : "rcx", "r11", "memory");
+	return rax;
+}
+#endif
 #define RUNNER_CLOSE_MAX (1U << 20) /* close loop bound without close_range */
 
 /* ---- small helpers ---- */
@@ -815,14 +873,6 @@ runner_spawn(char *const *argv, char *const *envp, int stdin_fd, int keep_fd,
 	c.rec_id = rec != NULL ? rec->id : "";
 	c.boot_id = boot != NULL ? boot : "-";
 	c.cg_procs = -1;
-	if (run->cg_fd >= 0) {
-		c.cg_procs = openat(run->cg_fd, "cgroup.procs",
-				    O_WRONLY | O_CLOEXEC);
-		if (c.cg_procs < 0) {
-			run->cg_error = -errno;
-			runner_close(&run->cg_fd);
-		}
-	}
 
 	/*
 	 * Every signal blocked until the child has reset its dispositions:
@@ -831,15 +881,46 @@ runner_spawn(char *const *argv, char *const *envp, int stdin_fd, int keep_fd,
 	 */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = clone(runner_child_run, stack + sizeof(stack),
-		    flags | CLONE_PIDFD, &c, &pidfd);
-	if (pid < 0 && errno == EINVAL) {
-		/* A kernel before 5.2: no CLONE_PIDFD; pidfd_open() below. */
-		pidfd = -1;
-		pid = clone(runner_child_run, stack + sizeof(stack), flags,
-			    &c, NULL);
+	pid = -1;
+#ifdef RUNNER_HAVE_CLONE3
+	if (run->cg_fd >= 0) {
+		struct runner_clone_args ca = {
+			.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD |
+				 RUNNER_CLONE_INTO_CGROUP,
+			.pidfd = (uint64_t)(uintptr_t)&pidfd,
+			.exit_signal = SIGCHLD,
+			.stack = (uint64_t)(uintptr_t)stack,
+			.stack_size = sizeof(stack),
+			.cgroup = (uint64_t)run->cg_fd,
+		};
+		long rc = runner_clone3(&ca, runner_child_run, &c);
+		/* Else (valgrind, Linux < 5.7, a cgroup it refuses): below. */
+		if (rc > 0)
+			pid = (pid_t)rc;
+		else
+			pidfd = -1;
 	}
-	r = -errno;
+#endif
+	if (pid < 0 && run->cg_fd >= 0) {
+		/* The child moves itself, first thing. */
+		c.cg_procs = openat(run->cg_fd, "cgroup.procs",
+				    O_WRONLY | O_CLOEXEC);
+		if (c.cg_procs < 0) {
+			run->cg_error = -errno;
+			runner_close(&run->cg_fd);
+		}
+	}
+	if (pid < 0) {
+		pid = clone(runner_child_run, stack + sizeof(stack),
+			    flags | CLONE_PIDFD, &c, &pidfd);
+		if (pid < 0 && errno == EINVAL) {
+			/* Before Linux 5.2: no CLONE_PIDFD; pidfd_open() below. */
+			pidfd = -1;
+			pid = clone(runner_child_run, stack + sizeof(stack),
+				    flags, &c, NULL);
+		}
+	}
+	r = pid < 0 ? -errno : 0;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	RUNNER_UNPOISON(stack, sizeof(stack));
 	runner_close(&c.cg_procs);

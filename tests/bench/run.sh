@@ -122,6 +122,7 @@ config() {
 		echo "workers: $NCPU"
 		echo "shutdown_grace: 5s"
 		[ -n "${SETTLE:-}" ] && echo "settle: $SETTLE"
+		[ -n "${BENCH_CGROUPS:-}" ] && echo "cgroups: $BENCH_CGROUPS"
 		echo "providers:"
 		echo "  $_p:"
 		echo "    command: [${_cmd%, }]"
