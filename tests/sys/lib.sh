@@ -181,6 +181,22 @@ cleanup() {
 		grep -E '^==[0-9]+== ' "$T/daemon.log" | sed 's/^/#   /' | head -80
 		_rc=1
 	fi
+	# A daemon killed with -9 leaves its handlers' cgroups (see
+	# syncspoold(8)) for the next start, which never comes: kill what
+	# may be left in them and remove them.
+	if [ -n "$T" ] && [ -d "$T/spool" ] && [ -z "${KEEP:-}" ]; then
+		_cg=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
+		_cg=$_cg$(sed -n 's/^0:://p' /proc/self/cgroup | sed 's|/$||')
+		_cg=$_cg/syncspool.$(stat -c %d.%i "$T/spool")
+		if [ -d "$_cg" ]; then
+			for _c in "$_cg"/*/; do
+				[ -d "$_c" ] || continue
+				echo 1 >"$_c/cgroup.kill" 2>/dev/null
+				rmdir "$_c" 2>/dev/null
+			done
+			rmdir "$_cg" 2>/dev/null
+		fi
+	fi
 	[ -n "$T" ] && [ -z "${KEEP:-}" ] && rm -rf "$T"
 	exit $_rc
 }
