@@ -344,11 +344,15 @@ diag "data.mdb: $size0 bytes before the kills, $size1 after, $size2 after as muc
 nb=$(date -u -d "@$(($(date +%s) + 2))" +%Y-%m-%dT%H:%M:%SZ)
 drop_many 1 lost. s "options: {sleep: 2}
 not_before: $nb"
-lost_queued() {
-	id=$(job_id_in pending lost) && [ -n "$id" ] &&
-		cli history --job "$id" --json | grep -q '"queued"'
+# queued_in_pending STEM: a job of that stem waits in pending, and its
+# queued event is committed.
+queued_in_pending() {
+	_qid=$(job_id_in pending "$1") && [ -n "$_qid" ] &&
+		cli history --job "$_qid" --json | grep -q '"queued"'
 }
-wait_for 10 lost_queued
+# events ID: the job's history, oldest first, on one line.
+events() { cli history --job "$1" --json | jq -r 'reverse | map(.event) | join(" ")'; }
+wait_for 10 queued_in_pending lost
 id=$(job_id_in pending lost)
 fault_on "commit EIO"
 wait_for 10 runs_started "$id" 1
@@ -361,10 +365,10 @@ fault_off
 start_injected
 wait_for 20 all_done
 ok $? "lost: the job completes ($(grep -c "^start .* $id " "$T/stamps") runs)"
-ev=$(cli history --job "$id" --json | jq -r 'reverse | map(.event) | join(" ")')
+ev=$(events "$id")
 case $ev in *interrupted*|*recovered*) rc=0 ;; *) rc=1 ;; esac
 must_ok $rc "lost: history tells of the run two crashes cut ($ev)" \
-	"daemon: a requeue lost between its fsync and its commit leaves no trace; the db/running line could be kept until the outcome is committed"
+	"daemon: a requeue lost between its fsync and its commit left no trace, before db/running lines were kept until the outcome is committed"
 
 # The same, but the handler has ended before the second daemon starts,
 # so there is nothing to adopt: that daemon requeues the job at once
@@ -372,11 +376,7 @@ must_ok $rc "lost: history tells of the run two crashes cut ($ev)" \
 # only trace left, and must outlive it.
 drop_many 1 gone. s "options: {sleep: 1}
 not_before: $(date -u -d "@$(($(date +%s) + 2))" +%Y-%m-%dT%H:%M:%SZ)"
-gone_queued() {
-	gid=$(job_id_in pending gone) && [ -n "$gid" ] &&
-		cli history --job "$gid" --json | grep -q '"queued"'
-}
-wait_for 10 gone_queued
+wait_for 10 queued_in_pending gone
 gid=$(job_id_in pending gone)
 fault_on "commit EIO"
 wait_for 10 runs_started "$gid" 1
@@ -393,7 +393,7 @@ kill9_daemon
 fault_off
 start_injected
 wait_for 20 all_done
-ev=$(cli history --job "$gid" --json | jq -r 'reverse | map(.event) | join(" ")')
+ev=$(events "$gid")
 case $ev in *interrupted*) rc=0 ;; *) rc=1 ;; esac
 ok $rc "gone: a requeue cut before its commit is still in history ($ev)"
 
