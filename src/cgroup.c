@@ -171,6 +171,8 @@ cgroup_init(struct cgroups *cg)
 	cg->leaf[0] = cg->path[0] = cg->rel[0] = '\0';
 	cg->dying = NULL;
 	cg->ndying = 0;
+	cg->idle = NULL;
+	cg->nidle = 0;
 }
 
 int
@@ -271,7 +273,10 @@ cgroup_open(struct cgroups *cg, dev_t dev, ino_t ino, char *err,
 		goto fail;
 	}
 	cg->dying = calloc(CGROUP_DYING_MAX, sizeof(*cg->dying));
-	if (cg->dying == NULL) {
+	cg->idle = calloc(CGROUP_IDLE_MAX, sizeof(*cg->idle));
+	if (cg->dying == NULL || cg->idle == NULL) {
+		free(cg->dying);
+		free(cg->idle);
 		r = -ENOMEM;
 		util_seterr(err, errlen, "out of memory");
 		goto fail;
@@ -292,6 +297,12 @@ fail:
 void
 cgroup_close(struct cgroups *cg, bool remove)
 {
+	/* Idle ones are empty: they go in any case. */
+	for (size_t i = 0; i < cg->nidle; i++) {
+		close(cg->idle[i].fd);
+		(void)unlinkat(cg->fd, cg->idle[i].name, AT_REMOVEDIR);
+	}
+	cg->nidle = 0;
 	if (cg->fd >= 0) {
 		if (remove && cgroup_sweep(cg) == 0)
 			(void)unlinkat(cg->parent_fd, cg->leaf, AT_REMOVEDIR);
@@ -299,6 +310,7 @@ cgroup_close(struct cgroups *cg, bool remove)
 		close(cg->parent_fd);
 	}
 	free(cg->dying);
+	free(cg->idle);
 	cgroup_init(cg);
 }
 
@@ -328,6 +340,47 @@ cgroup_make(struct cgroups *cg, const char *name, int *fd)
 		return r;
 	}
 	return 0;
+}
+
+int
+cgroup_reuse(struct cgroups *cg, char name[CGROUP_NAME_MAX + 1], int *fd)
+{
+	struct cgroup_idle *c;
+
+	*fd = -1;
+	if (cg->fd < 0 || cg->nidle == 0)
+		return -ENOENT;
+	/* The most recently used: the likeliest to be warm in the caches. */
+	c = &cg->idle[--cg->nidle];
+	*fd = c->fd;
+	memcpy(name, c->name, sizeof(c->name));
+	return 0;
+}
+
+void
+cgroup_release(struct cgroups *cg, const char *name, bool killed, bool keep)
+{
+	struct cgroup_idle *c;
+	int fd;
+
+	if (cg->fd < 0 || name[0] == '\0')
+		return;
+	if (killed || !keep || cg->nidle == CGROUP_IDLE_MAX)
+		goto remove;
+	fd = openat(cg->fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+				  O_NOFOLLOW);
+	if (fd < 0)
+		goto remove;
+	if (cgroup_populated(fd) != 0) {
+		close(fd);
+		goto remove;
+	}
+	c = &cg->idle[cg->nidle++];
+	c->fd = fd;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return;
+remove:
+	cgroup_remove(cg, name);
 }
 
 int

@@ -13,13 +13,17 @@
  *   <the daemon's cgroup>/syncspool.<dev>.<ino>/<name>
  *
  * <dev>.<ino> names the spool's directory, so two daemons that share a
- * cgroup never touch each other's handlers; <name> is "<job id>@<n>" for
- * an attempt and "worker.<provider>@<n>" for a persistent handler, with
- * <n> unique for the daemon's life. The daemon places the child before it
- * may run anything (while it waits at its gate), kills the cgroup once the
- * handler has exited, and removes it when it is empty. At start-up, what a
- * previous daemon left is killed and removed, except the cgroups of the
- * handlers the new daemon adopts.
+ * cgroup never touch each other's handlers; <name> is "run@<n>" for an
+ * attempt and "worker.<provider>@<n>" for a persistent handler, with <n>
+ * unique for the daemon's life. The child starts in its cgroup, before it
+ * may run anything. Once the handler has exited, a cgroup still holding
+ * processes is killed and removed when empty; one its handler left empty
+ * is kept, idle, for the next attempt (making and removing a cgroup costs
+ * the kernel more than a handler's whole start: see tests/bench/README.md).
+ * A cgroup that has been killed is never used again: on the kernels seen
+ * here (6.18), a child cloned into a cgroup after its cgroup.kill was
+ * written is killed at birth. At start-up, what a previous daemon left is
+ * killed and removed, except the cgroups of the handlers it adopts.
  *
  * When cgroup_open() fails, the daemon keeps to process groups and says
  * why, once. Functions return 0 or a negative errno.
@@ -34,7 +38,14 @@
 
 /* Cgroups that were killed but not yet empty, retried by cgroup_sweep(). */
 #define CGROUP_DYING_MAX 256
-#define CGROUP_NAME_MAX 200 /* "<id>@<n>": ID_MAX + 1 + 20 digits */
+#define CGROUP_NAME_MAX 200 /* "worker.<provider>@<n>" */
+/* Emptied cgroups kept for the next handlers; more are removed. */
+#define CGROUP_IDLE_MAX 64
+
+struct cgroup_idle {
+	int fd;                           /* its directory */
+	char name[CGROUP_NAME_MAX + 1];
+};
 
 struct cgroups {
 	int fd;                  /* syncspool.<dev>.<ino>; -1: not used */
@@ -44,6 +55,8 @@ struct cgroups {
 	char rel[PATH_MAX];      /* its path as /proc/PID/cgroup gives it */
 	char (*dying)[CGROUP_NAME_MAX + 1];
 	size_t ndying;
+	struct cgroup_idle *idle;         /* empty, never killed: reusable */
+	size_t nidle;
 };
 
 /*
@@ -63,6 +76,17 @@ cgroup_on(const struct cgroups *cg)
 
 /* Make the cgroup called name; *fd: its directory, O_CLOEXEC. */
 int cgroup_make(struct cgroups *cg, const char *name, int *fd);
+/*
+ * An idle cgroup for the next handler: its name, and its directory in *fd
+ * (the caller's to close); -ENOENT when none is idle.
+ */
+int cgroup_reuse(struct cgroups *cg, char name[CGROUP_NAME_MAX + 1], int *fd);
+/*
+ * A handler of the cgroup name has ended. Unless it was killed (or keep is
+ * false), an empty one goes idle for cgroup_reuse(); else cgroup_remove().
+ */
+void cgroup_release(struct cgroups *cg, const char *name, bool killed,
+		    bool keep);
 /* Move pid into the cgroup whose directory is fd. */
 int cgroup_place(int fd, pid_t pid);
 /* SIGKILL every process in the cgroup whose directory is fd. */

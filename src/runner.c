@@ -1026,7 +1026,8 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 	if (rec != NULL && strcmp(rec->id, s->job_id) != 0) {
 		util_seterr(err, errlen, "runner: record of %s for job %s",
 			    rec->id, s->job_id);
-		return -EINVAL;
+		r = -EINVAL;
+		goto fail;
 	}
 	if ((r = runner_env_build(s, &envp, err, errlen)) < 0)
 		goto fail;
@@ -1176,8 +1177,10 @@ runner_signal(struct run *run, int sig)
 	if (run->pid <= 1)
 		return -ESRCH;
 	/* The end of it: what left the group, too. */
-	if (sig == SIGKILL && run->cg_fd >= 0)
+	if (sig == SIGKILL && run->cg_fd >= 0) {
 		(void)cgroup_kill(run->cg_fd);
+		run->cg_killed = true;
+	}
 	/*
 	 * XXX An adopted handler is not our child: once it has exited and
 	 * been reaped, and nothing is left in its group, the id could in
@@ -1237,10 +1240,14 @@ runner_reap(struct run *run, struct run_status *st)
 	/*
 	 * What left the group (setsid) is still in the cgroup, and dies
 	 * with it. cgroup.kill is synchronous: SIGKILL is sent to every
-	 * process in it, forks in flight included, before it returns.
+	 * process in it, forks in flight included, before it returns. An
+	 * empty cgroup is not killed, so that it can be used again (see
+	 * cgroup.h): with the leader gone, nothing is left to fork into it.
 	 */
-	if (run->cg_fd >= 0)
+	if (run->cg_fd >= 0 && cgroup_populated(run->cg_fd) != 0) {
 		(void)cgroup_kill(run->cg_fd);
+		run->cg_killed = true;
+	}
 	if (run->adopted) {
 		runner_abandon(run);
 		run->pid = 0;

@@ -115,6 +115,7 @@ struct run {
 	bool adopted;           /* found alive at start-up; not our child */
 	int cg_fd;              /* its cgroup's directory; -1: none */
 	int cg_error;           /* moving it there failed: -errno; else 0 */
+	bool cg_killed;         /* its cgroup.kill was written: see cgroup.h */
 	char cg_name[CGROUP_NAME_MAX + 1];
 	uint64_t start_ticks;   /* /proc/PID/stat starttime */
 	int exec_errno;         /* execve() failed with it: the handler has

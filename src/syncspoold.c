@@ -592,7 +592,8 @@ cgroups_setup(struct daemon *d)
 
 /*
  * A cgroup for a handler about to start: its name (in name), or NULL to
- * run it without one; *fd its directory.
+ * run it without one; *fd its directory. prefix NULL: an attempt's, an
+ * idle one if there is one (see cgroup.h), else a new "run@<n>".
  */
 static const char *
 handler_cgroup_new(struct daemon *d, const char *prefix,
@@ -603,7 +604,10 @@ handler_cgroup_new(struct daemon *d, const char *prefix,
 	*fd = -1;
 	if (!cgroup_on(&d->cg))
 		return NULL;
-	snprintf(name, CGROUP_NAME_MAX + 1, "%s@%llu", prefix,
+	if (prefix == NULL && cgroup_reuse(&d->cg, name, fd) == 0)
+		return name;
+	snprintf(name, CGROUP_NAME_MAX + 1, "%s@%llu",
+		 prefix != NULL ? prefix : "run",
 		 (unsigned long long)++d->cg_seq);
 	if ((r = cgroup_make(&d->cg, name, fd)) < 0) {
 		log_warn("event=cgroup_failed cgroup=%s/%s error=\"%s\" "
@@ -614,13 +618,16 @@ handler_cgroup_new(struct daemon *d, const char *prefix,
 	return name;
 }
 
-/* A handler has ended (runner_reap() killed its cgroup): remove it. */
+/*
+ * A handler has ended (runner_reap() killed its cgroup if anything was
+ * left in it): keep an attempt's emptied cgroup for the next, else remove.
+ */
 static void
-handler_cgroup_done(struct daemon *d, struct run *run)
+handler_cgroup_done(struct daemon *d, struct run *run, bool keep)
 {
 	if (run->cg_name[0] == '\0')
 		return;
-	cgroup_remove(&d->cg, run->cg_name);
+	cgroup_release(&d->cg, run->cg_name, run->cg_killed, keep);
 	run->cg_name[0] = '\0';
 	if (d->cg.ndying > 0 && d->cg_sweep_at == 0) {
 		d->cg_sweep_ms = CG_SWEEP_MIN_MS;
@@ -638,7 +645,7 @@ handler_cgroup_check(struct daemon *d, struct run *run)
 		return;
 	snprintf(why, sizeof(why), "cannot move a handler into %s/%s: %s",
 		 d->cg.path, run->cg_name, strerror(-run->cg_error));
-	handler_cgroup_done(d, run);
+	handler_cgroup_done(d, run, false);
 	cgroups_off(d, why);
 }
 
@@ -1142,7 +1149,7 @@ workers_reap(struct daemon *d)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->run.err_fd, NULL);
 		worker_read_err(w);
 		runner_reap(&w->run, &rs);
-		handler_cgroup_done(d, &w->run);
+		handler_cgroup_done(d, &w->run, false);
 		if (w->busy != NULL) {
 			struct drun *r = w->busy;
 			r->rs = rs;
@@ -1272,7 +1279,7 @@ run_conclude(struct daemon *d, struct drun *r)
 	} else {
 		r->rs.exit_code = -1;
 		runner_reap(&r->run, &r->rs);
-		handler_cgroup_done(d, &r->run);
+		handler_cgroup_done(d, &r->run, true);
 	}
 	if (r->run.log_errno != 0)
 		log_warn("event=log_failed job=%s error=\"logs/%s.log: %s\" "
@@ -2178,7 +2185,7 @@ start_job(struct daemon *d, struct djob *j)
 			.fd = d->running_fd, .off = (off_t)slot * SLOT_LEN,
 			.len = SLOT_LEN, .id = j->id,
 		};
-		spec.cgroup_name = handler_cgroup_new(d, j->id, cgname,
+		spec.cgroup_name = handler_cgroup_new(d, NULL, cgname,
 						      &spec.cgroup_fd);
 		rc = runner_start(&spec, d->sp.logs_fd, d->cfg.log_max, &rec,
 				  &r->run, err, sizeof(err));

@@ -1,7 +1,8 @@
 #!/bin/sh
 # A cgroup per handler: what leaves the process group (setsid) is still
 # in the handler's cgroup and dies with it; the cgroup goes when the
-# handler has; a restarted daemon keeps the cgroup of a handler it adopts
+# handler has, unless the handler left it empty: then the next handler
+# runs in it; a restarted daemon keeps the cgroup of a handler it adopts
 # and kills what the last one's handlers left; with `cgroups: off`, or
 # where no cgroup can be made, the daemon runs handlers as before.
 #
@@ -22,15 +23,28 @@ while [ ! -s "$d/esc" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
 sleep "${SYNCSPOOL_OPTION_SLEEP:-0}"
 exit 0
 EOF
-chmod +x "$T/h-esc"
+# h-plain records its cgroup and each run, and leaves nothing behind.
+cat >"$T/h-plain" <<'EOF'
+#!/bin/sh
+d=$TEST_DIR/$SYNCSPOOL_VENUE_ID
+mkdir -p "$d"
+sed -n 's/^0:://p' /proc/self/cgroup >"$d/cgroup"
+echo "$SYNCSPOOL_ATTEMPT" >>"$d/runs"
+exit 0
+EOF
+chmod +x "$T/h-esc" "$T/h-plain"
 EXTRA_PROVIDERS="  esc:
     command: [$T/h-esc]
     timeout: 60s
     backoff: {initial: 100ms, max: 100ms}
+    env: {TEST_DIR: \"$T\"}
+  plain:
+    command: [$T/h-plain]
+    backoff: {initial: 100ms, max: 100ms}
     env: {TEST_DIR: \"$T\"}"
 write_config
 
-plan 18
+plan 23
 
 # gone PID: no such process, or a zombie.
 gone() {
@@ -85,7 +99,7 @@ if grep -q "event=cgroups state=on" "$T/daemon.log"; then
 	track "$(escapee v1)" "$(cat "$T/v1/pid")"
 	id=$(job_id_in processing one)
 	cg=$(cat "$T/v1/cgroup")
-	case $cg in */"$(basename "$CGP")/$id@"*) st=0 ;; *) st=1 ;; esac
+	case $cg in */"$(basename "$CGP")/run@"*) st=0 ;; *) st=1 ;; esac
 	ok $st "the handler runs in a cgroup of its own: $cg"
 	[ -d "$CGP/${cg##*/}" ]; ok $? "which the daemon made under $CGP"
 	grep -qx "$(escapee v1)" "$CGP/${cg##*/}/cgroup.procs"
@@ -96,6 +110,23 @@ if grep -q "event=cgroups state=on" "$T/daemon.log"; then
 	ok $? "and the escapee is killed with it"
 	wait_for 5 test ! -d "$CGP/${cg##*/}"
 	ok $? "the job's cgroup is removed once empty"
+
+	# 1b. A handler that leaves its cgroup empty: the cgroup is kept, and
+	# the next handler runs in it, unharmed (a cgroup once killed is not
+	# used again: a child cloned into it would be killed at birth).
+	drop p1.yaml w1 plain
+	wait_for 10 count_is completed 2
+	c1=$(cat "$T/w1/cgroup")
+	[ -d "$CGP/${c1##*/}" ] && [ "${c1##*/}" != "${cg##*/}" ] &&
+		[ ! -s "$CGP/${c1##*/}/cgroup.procs" ]
+	ok $? "a cgroup its handler left empty is kept, empty ($c1)"
+	drop p2.yaml w2 plain
+	wait_for 10 count_is completed 3
+	ok $? "the next job completes"
+	is "$(cat "$T/w2/cgroup")" "$c1" "its handler ran in the kept cgroup"
+	is "$(cat "$T/w2/runs" 2>/dev/null)" "1" "once, at its first attempt"
+	! grep -q "event=retry.*venue=w2" "$T/daemon.log"
+	ok $? "and nothing of it was retried"
 
 	# 2. kill -9 while a handler runs: the restarted daemon adopts it and
 	# leaves its cgroup alone until it ends.
@@ -110,7 +141,7 @@ if grep -q "event=cgroups state=on" "$T/daemon.log"; then
 	ok $? "after kill -9 the daemon adopts the running handler"
 	alive "$e2" && alive "$h2"
 	ok $? "its handler and escapee are left alone while it runs"
-	wait_for 20 count_is completed 2
+	wait_for 20 count_is completed 4
 	ok $? "the adopted job ends"
 	wait_for 5 gone "$e2"
 	ok $? "and then its escapee is killed, through the cgroup it kept"
@@ -132,7 +163,7 @@ if grep -q "event=cgroups state=on" "$T/daemon.log"; then
 	ok $? "the next daemon kills it at start"
 	grep -q "event=cgroups_cleared killed=1" "$T/daemon.log"
 	ok $? "and says so in its log"
-	wait_for 15 count_is completed 3
+	wait_for 15 count_is completed 5
 	ok $? "the interrupted job runs again and completes"
 	wait_for 5 has_escapee v3 && track "$(escapee v3)"
 	stop_daemon
@@ -141,7 +172,7 @@ if grep -q "event=cgroups state=on" "$T/daemon.log"; then
 else
 	why=$(sed -n 's/.*event=cgroups state=\([a-z]*\) error="\([^"]*\)".*/\1: \2/p' "$T/daemon.log" | head -n 1)
 	diag "no cgroups here: $why"
-	skip 15 "no cgroup v2 for handlers here ($why)"
+	skip 20 "no cgroup v2 for handlers here ($why)"
 	stop_daemon
 fi
 
@@ -150,11 +181,12 @@ fi
 CGROUPS=off write_config
 start_daemon
 wait_for 5 grep -q "event=cgroups state=off" "$T/daemon.log"
+n0=$(count completed)
 drop four.yaml v4 esc
 wait_for 10 has_escapee v4
 e4=$(escapee v4)
 track "$e4" "$(cat "$T/v4/pid")"
-wait_for 10 count_is completed 4
+wait_for 10 count_is completed $((n0 + 1))
 c=$(cat "$T/v4/cgroup")
 case $c in *"/syncspool."*) st=1 ;; *) st=0 ;; esac
 [ $st -eq 0 ] && alive "$e4"
