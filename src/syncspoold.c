@@ -77,7 +77,14 @@
 #define CG_SWEEP_MAX_MS 5000 /* ... looked at again this often, doubling */
 #define SPACE_CHECK_MS 1000  /* how often free space is measured */
 #define ACCEPT_BATCH 1024     /* uploads accepted per loop pass, at most, */
-#define ACCEPT_MS 20          /* ... and for about this long */
+#define ACCEPT_MS 20          /* ... and for about this long, */
+/*
+ * ... but for only this long while a handler runs: its end is seen, and
+ * the next handler started, only between passes. With 20 ms passes a
+ * burst of 20,000 drops kept the two workers idle most of the 1.5 s it
+ * took to accept them (a no-op handler lives under a millisecond).
+ */
+#define ACCEPT_BUSY_US 500
 /*
  * ... and while a start-up backlog of at least BACKLOG_MIN files is
  * taken. Each pass ends in a flush (directory fsyncs and a commit with
@@ -1990,6 +1997,16 @@ out:
 	return res;
 }
 
+/* A handler still runs: its end will want a flush, and its slot a next job. */
+static bool
+runs_active(const struct daemon *d)
+{
+	for (const struct drun *r = d->runs; r != NULL; r = r->next)
+		if (!r->exited)
+			return true;
+	return false;
+}
+
 /*
  * Take the settled uploads whose time has come, a bounded batch per loop
  * pass, so that with 100,000 files waiting at start-up the first handlers
@@ -1999,7 +2016,7 @@ static void
 cands_process(struct daemon *d)
 {
 	int64_t now = util_mono_ms();
-	int64_t until = now + (d->backlog ? BACKLOG_MS : ACCEPT_MS);
+	int64_t until = util_mono_us();
 	struct cand *c;
 	int budget = d->backlog ? BACKLOG_BATCH : ACCEPT_BATCH;
 
@@ -2010,8 +2027,10 @@ cands_process(struct daemon *d)
 	if (d->backlog && (d->cand_head == NULL ||
 			   (d->cand_head->due > now && now >= d->backlog_due)))
 		d->backlog = false;
+	until += d->backlog ? BACKLOG_MS * 1000 :
+		 runs_active(d) ? ACCEPT_BUSY_US : ACCEPT_MS * 1000;
 	while ((c = d->cand_head) != NULL && c->due <= now && !d->stopping &&
-	       budget-- > 0 && (budget % 16 != 0 || util_mono_ms() < until)) {
+	       budget-- > 0 && (budget % 4 != 0 || util_mono_us() < until)) {
 		switch (accept_file(d, c)) {
 		case ACCEPT_DONE:
 			cand_drop(d, c);
@@ -2313,16 +2332,6 @@ flush_due(const struct daemon *d)
 	for (int s = STATE_PENDING; s < STATE_COUNT && !dirty; s++)
 		dirty = d->dirty[s];
 	return dirty;
-}
-
-/* A handler still runs: its end will want a flush of its own. */
-static bool
-runs_active(const struct daemon *d)
-{
-	for (const struct drun *r = d->runs; r != NULL; r = r->next)
-		if (!r->exited)
-			return true;
-	return false;
 }
 
 /*
@@ -3538,6 +3547,13 @@ loop(struct daemon *d)
 		workers_reap(d);
 		runs_reap(d);
 		cgroups_sweep(d, now);
+		/*
+		 * The slots that just came free get their next jobs before
+		 * new uploads are read, which then take a short pass only
+		 * (ACCEPT_BUSY_US): in a burst the accepting is the longest
+		 * work of a pass, and a worker waits for all of it.
+		 */
+		schedule(d);
 		cands_process(d);
 		/*
 		 * Claims first, then one flush for the accepts and the claims

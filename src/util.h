@@ -45,6 +45,7 @@ bool util_name_valid(const char *s, size_t max);
 int64_t util_now_ms(void);
 /* CLOCK_MONOTONIC in ms, for durations. */
 int64_t util_mono_ms(void);
+int64_t util_mono_us(void);
 
 /* snprintf into err, for the err[] convention; always NUL-terminates. */
 /*
