@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -221,6 +222,17 @@ metrics_write(const char *path, const char *text, char *err, size_t errlen)
 		rc = -errno;
 		util_seterr(err, errlen, "cannot write %s: %s", tmp,
 			    strerror(errno));
+		return rc;
+	}
+	/*
+	 * 0644 whatever the umask (the unit's is 0027): the collector runs
+	 * as a user of its own, and the file holds nothing secret.
+	 */
+	if (fchmod(fd, 0644) < 0) {
+		rc = -errno;
+		util_seterr(err, errlen, "chmod %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
 		return rc;
 	}
 	while (off < len) {

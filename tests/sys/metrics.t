@@ -1,11 +1,16 @@
 #!/bin/sh
 # The metrics file: Prometheus text that node_exporter's textfile
 # collector reads, rewritten atomically with jobs by state and provider,
-# attempts, retries, failures by reason and handler durations.
+# attempts, retries, failures by reason and handler durations, the
+# oldest pending job, the breaker and free space; readable by the
+# collector's user whatever the daemon's umask (the unit sets 0027).
 . "$(dirname "$0")/lib.sh"
-plan 11
+plan 16
 MAX_ATTEMPTS=2 METRICS=metrics.prom setup
+# As under the systemd unit: files the daemon makes are closed to others.
+umask 027
 start_daemon
+umask 022
 
 drop ok.yaml v1 test
 drop flaky.yaml v2 test 'options: {fail_attempts: 1}'
@@ -23,6 +28,16 @@ is "$(val 'syncspool_retries_total{provider="test"}')" 1 "retries"
 is "$(val 'syncspool_failures_total{provider="test",reason="exit"}')" 2 "failures by reason: exit (the retried one and the failed one)"
 is "$(val 'syncspool_failures_total{provider="",reason="invalid"}')" 1 "invalid files"
 is "$(val 'syncspool_handler_duration_seconds_count{provider="test"}')" 4 "handler duration histogram"
+# later.yaml waits until 2099: the oldest pending job is as old as the test.
+age=$(val 'syncspool_oldest_pending_seconds{provider="test"}')
+awk -v a="${age:-0}" 'BEGIN { exit !(a > 0 && a < 120) }'
+ok $? "oldest pending age ($age s)"
+is "$(val 'syncspool_breaker_open{provider="test"}')" 0 "breaker state (closed)"
+free=$(val syncspool_free_space_ratio)
+awk -v f="${free:-x}" 'BEGIN { exit !(f + 0 > 0 && f + 0 <= 1) }'
+ok $? "free space ratio ($free)"
+is "$(ls "$T" | grep -c '^metrics\.prom\.')" 0 "no temporary file is left beside it"
+is "$(stat -c %a "$m")" 644 "readable by all under the daemon's umask 027"
 # Every line is a comment or "name{labels} value": what the collector parses.
 is "$(grep -v '^#' "$m" | grep -cvE '^[a-z_]+(\{[^}]*\})? [0-9.+eInf-]+$')" 0 "the file is well-formed"
 # syncspool stats reads the same file for a person.
