@@ -1304,10 +1304,17 @@ sample_parse(const char *line, struct sample *sm)
 	return sscanf(sp, " %lf", &sm->value) == 1;
 }
 
+/* The metrics file's failure reasons, in the order stats prints them. */
+static const char *const stat_reasons[] = {
+	"exit", "signal", "timeout", "invalid", "expired",
+};
+#define NREASONS (sizeof(stat_reasons) / sizeof(stat_reasons[0]))
+
 struct stat_row {
 	char provider[TOKEN_MAX + 1];
 	double jobs[STATE_COUNT], attempts, retries, failures, dsum, dcount;
 	double oldest, breaker;
+	double by_reason[NREASONS];
 };
 
 int
@@ -1378,8 +1385,12 @@ cmd_stats(struct cli *c, int argc, char **argv)
 			r->attempts = sm.value;
 		else if (strcmp(sm.name, "syncspool_retries_total") == 0)
 			r->retries = sm.value;
-		else if (strcmp(sm.name, "syncspool_failures_total") == 0)
+		else if (strcmp(sm.name, "syncspool_failures_total") == 0) {
 			r->failures += sm.value;
+			for (size_t k = 0; k < NREASONS; k++)
+				if (strcmp(sm.label2, stat_reasons[k]) == 0)
+					r->by_reason[k] += sm.value;
+		}
 		else if (strcmp(sm.name,
 				"syncspool_handler_duration_seconds_sum") == 0)
 			r->dsum = sm.value;
@@ -1439,11 +1450,22 @@ cmd_stats(struct cli *c, int argc, char **argv)
 	}
 	cli_table_print(c, &tab, "");
 	cli_table_free(&tab);
-	for (size_t i = 0; i < nrows; i++)
-		if (rows[i].failures > 0)
-			printf("%s: %.0f failed attempts or invalid files since "
-			       "syncspoold started\n",
-			       rows[i].provider[0] ? rows[i].provider : "(none)",
-			       rows[i].failures);
+	for (size_t i = 0; i < nrows; i++) {
+		const char *sep = " (";
+		if (rows[i].failures <= 0)
+			continue;
+		printf("%s: %.0f failed attempts or invalid files since "
+		       "syncspoold started",
+		       rows[i].provider[0] ? rows[i].provider : "(none)",
+		       rows[i].failures);
+		for (size_t k = 0; k < NREASONS; k++) {
+			if (rows[i].by_reason[k] <= 0)
+				continue;
+			printf("%s%s %.0f", sep, stat_reasons[k],
+			       rows[i].by_reason[k]);
+			sep = ", ";
+		}
+		printf("%s\n", sep[0] == ',' ? ")" : "");
+	}
 	return EX_OK;
 }

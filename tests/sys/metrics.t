@@ -5,7 +5,7 @@
 # oldest pending job, the breaker and free space; readable by the
 # collector's user whatever the daemon's umask (the unit sets 0027).
 . "$(dirname "$0")/lib.sh"
-plan 16
+plan 18
 MAX_ATTEMPTS=2 METRICS=metrics.prom setup
 # As under the systemd unit: files the daemon makes are closed to others.
 umask 027
@@ -44,6 +44,10 @@ is "$(grep -v '^#' "$m" | grep -cvE '^[a-z_]+(\{[^}]*\})? [0-9.+eInf-]+$')" 0 "t
 cli stats >"$T/stats.out"
 is "$?" 0 "syncspool stats works"
 grep -Eq '^test +1 +0 +2 +1 +0 +4 +1 ' "$T/stats.out"; ok $? "with the provider's row: jobs by state, attempts, retries"
+grep -qx 'test: 2 failed attempts or invalid files since syncspoold started (exit 2)' "$T/stats.out"
+ok $? "and its failures by reason"
+grep -qx '(none): 1 failed attempts or invalid files since syncspoold started (invalid 1)' "$T/stats.out"
+ok $? "invalid files under (none)"
 [ "$(grep -c "$(printf '\033')" "$T/stats.out")" -eq 0 ]; ok $? "no escape sequences when not on a terminal"
 stop_daemon
 done_testing
