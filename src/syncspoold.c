@@ -2285,28 +2285,42 @@ runs_check(struct daemon *d)
 	}
 }
 
-/* Reap every handler that exited, and move its job on. */
+static void schedule(struct daemon *d);
+
+/*
+ * Reap every handler that exited, and move its job on. When all of them
+ * succeeded, the slots they free get their next jobs before the finished
+ * ones are moved and recorded: that work (a rename, a log line, the
+ * records) is then not between one handler's end and the next's start.
+ * A failure is recorded first, since it may open the provider's breaker
+ * or hold its venue back.
+ */
 static void
 runs_reap(struct daemon *d)
 {
 	int64_t now = util_mono_ms();
 	struct drun *r, *next;
+	bool ok = true, any = false;
 
+	for (r = d->runs; r != NULL; r = r->next) {
+		if (!r->exited || r->reaped)
+			continue;
+		/* Off epoll before runner_reap() closes them. */
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.pidfd, NULL);
+		if (r->run.out_fd >= 0)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.out_fd, NULL);
+		if (r->run.err_fd >= 0)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.err_fd, NULL);
+		run_conclude(d, r);
+		any = true;
+		ok = ok && r->to == STATE_COMPLETED && r->ev == EV_COMPLETED;
+	}
+	if (any && ok)
+		schedule(d);
 	for (r = d->runs; r != NULL; r = next) {
 		next = r->next;
-		if (!r->exited || (r->reaped && now < r->retry_at))
+		if (!r->exited || !r->reaped || now < r->retry_at)
 			continue;
-		if (!r->reaped) {
-			/* Off epoll before runner_reap() closes them. */
-			epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.pidfd, NULL);
-			if (r->run.out_fd >= 0)
-				epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.out_fd,
-					  NULL);
-			if (r->run.err_fd >= 0)
-				epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.err_fd,
-					  NULL);
-			run_conclude(d, r);
-		}
 		if (!run_apply(d, r)) {
 			r->retry_at = now + IO_RETRY_MS;
 			want_io_retry(d);
