@@ -96,7 +96,15 @@
 #define BACKLOG_MIN 4096
 #define BACKLOG_BATCH 4096
 #define BACKLOG_MS 80
-#define FLUSH_MS 10           /* group commit: at most one flush this often */
+/*
+ * Group commit: while handlers run, at most one flush this often. Each
+ * commit rewrites the leaf and branch pages it touches in six B-trees, so
+ * the pages written per job fall as more jobs share one: 10 ms grouped
+ * about 4 jobs and wrote 15 pages a job at 1,500 jobs/s; 50 ms took the
+ * throughput of a no-op handler up by about 12 %. History lags the files
+ * by this much at most while jobs stream; an idle daemon flushes at once.
+ */
+#define FLUSH_MS 50
 #define FLUSH_MAX_OPS 8192    /* ... unless this many changes wait */
 /*
  * Committed changes between store_trim()s: every commit. A read fault on
