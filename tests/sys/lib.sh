@@ -227,6 +227,24 @@ job_id_in() { # DIR STEM
 
 cli() { "$SYNCSPOOL" -c "$T/syncspool.yaml" "$@"; }
 
+# dgram_sink SOCKET OUT: a datagram socket that appends each message it
+# receives to OUT as a line (a stand-in for systemd's notify socket or
+# the syslog daemon's /dev/log), in EXTRA_PIDS; returns once it is bound.
+dgram_sink() {
+	: >>"$2"
+	perl -MIO::Socket::UNIX -e '
+		$| = 1;
+		my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM,
+					      Local => $ARGV[0])
+			or die "bind: $!";
+		open(my $out, ">>", $ARGV[1]) or die;
+		$out->autoflush(1);
+		while (defined $s->recv(my $m, 8192)) { print $out "$m\n" }' \
+		"$1" "$2" &
+	EXTRA_PIDS="${EXTRA_PIDS:-} $!"
+	wait_for 5 test -S "$1"
+}
+
 # wait_event ID EVENT [SECONDS]: until the job's history has that event.
 # A file reaches its directory a moment before the daemon's flush records
 # it, so a test that saw the file waits for its history too.

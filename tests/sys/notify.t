@@ -5,16 +5,7 @@
 plan 4
 setup
 # A stand-in for systemd's socket: one line per datagram received.
-perl -MIO::Socket::UNIX -e '
-	$| = 1;
-	my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $ARGV[0])
-		or die "bind: $!";
-	open(my $out, ">>", $ARGV[1]) or die;
-	$out->autoflush(1);
-	while (defined $s->recv(my $m, 4096)) { print $out "$m\n" }' \
-	"$T/notify.sock" "$T/notify.log" &
-EXTRA_PIDS=$!
-wait_for 5 test -S "$T/notify.sock"
+dgram_sink "$T/notify.sock" "$T/notify.log"
 NOTIFY_SOCKET=$T/notify.sock start_daemon
 wait_for 5 grep -qx 'READY=1' "$T/notify.log"
 ok $? "READY=1 once it serves"

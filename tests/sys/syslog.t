@@ -22,17 +22,8 @@ log_config() {
 log_config syslog
 
 # A stand-in for the syslog daemon: one line per datagram received.
-perl -MIO::Socket::UNIX -e '
-	$| = 1;
-	my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $ARGV[0])
-		or die "bind: $!";
-	open(my $out, ">>", $ARGV[1]) or die;
-	$out->autoflush(1);
-	while (defined $s->recv(my $m, 8192)) { print $out "$m\n" }' \
-	"$T/log.sock" "$T/syslog.out" &
-EXTRA_PIDS=$!
-: >"$T/syslog.out"
-wait_for 5 test -S "$T/log.sock" || bail "the syslog stand-in did not start"
+dgram_sink "$T/log.sock" "$T/syslog.out" ||
+	bail "the syslog stand-in did not start"
 
 # The daemon, exec'd (its pid is $!) in the namespace described above.
 mkdir "$T/hostdev"
