@@ -186,6 +186,8 @@ test_limits(void **state)
 	(void)state;
 	sched_init(&s, 3);
 	sched_provider_limit(&s, "p", 2);
+	/* q's own limit never binds here: workers do. */
+	sched_provider_limit(&s, "q", 8);
 	for (int i = 0; i < 6; i++)
 		t[i] = mk(&s, i < 4 ? "p" : "q", names[i], names[i], 0,
 			  (uint64_t)i, 0);
@@ -193,7 +195,7 @@ test_limits(void **state)
 	assert_string_equal(next_name(&s, 0), "v1");
 	assert_string_equal(next_name(&s, 0), "v2");
 	assert_string_equal(next_name(&s, 0), "v5");
-	assert_null(next_name(&s, 0));
+	assert_null(next_name(&s, 0)); /* v6 waits for a worker */
 	assert_int_equal(s.running, 3);
 	finish(&s, "q", "v5");
 	assert_string_equal(next_name(&s, 0), "v6"); /* p still full */
@@ -285,6 +287,81 @@ test_venues_take_turns(void **state)
 	for (int i = 0; i < 11; i++)
 		free(t[i]);
 	sched_free(&s);
+}
+
+/*
+ * The order jobs start in, one at a time (one worker, each finished
+ * before the next starts), all queued at time 0: priority first, then
+ * venues taking turns, then age, within a venue as across venues.
+ */
+static void
+test_order_table(void **state)
+{
+	static const struct {
+		const char *what;
+		struct {
+			const char *venue, *name;
+			int64_t prio;
+			uint64_t seq;
+			int64_t due;
+		} jobs[8];
+		const char *want[8]; /* then nothing may start */
+	} rows[] = {
+		{"one venue: priority, then age",
+		 {{"a", "low", 0, 0, 0}, {"a", "high-new", 5, 3, 0},
+		  {"a", "high-old", 5, 1, 0}, {"a", "neg", -2, 2, 0}},
+		 {"high-old", "high-new", "low", "neg"}},
+		{"three venues take turns, oldest venue first",
+		 {{"a", "a1", 0, 0, 0}, {"a", "a2", 0, 1, 0},
+		  {"a", "a3", 0, 2, 0}, {"b", "b1", 0, 3, 0},
+		  {"b", "b2", 0, 4, 0}, {"b", "b3", 0, 5, 0},
+		  {"c", "c1", 0, 6, 0}},
+		 {"a1", "b1", "c1", "a2", "b2", "a3", "b3"}},
+		{"turns only within a priority",
+		 {{"a", "a1", 5, 0, 0}, {"a", "a2", 5, 1, 0},
+		  {"b", "b1", 0, 2, 0}},
+		 {"a1", "a2", "b1"}},
+		{"a higher priority in a venue that just ran",
+		 {{"a", "a1", 0, 0, 0}, {"a", "a2", 9, 1, 0},
+		  {"b", "b1", 0, 2, 0}},
+		 {"a2", "b1", "a1"}},
+		{"not yet due: never, whatever its priority",
+		 {{"a", "later", 9, 0, 1000}, {"b", "now", 0, 1, 0},
+		  {"a", "a-now", 0, 2, 0}},
+		 {"now", "a-now"}},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct tjob *t[8] = {0};
+		struct sched s;
+		size_t k;
+
+		sched_init(&s, 1);
+		sched_provider_limit(&s, "p", 1);
+		for (k = 0; k < 8 && rows[i].jobs[k].name != NULL; k++)
+			t[k] = mk(&s, "p", rows[i].jobs[k].venue,
+				  rows[i].jobs[k].name, rows[i].jobs[k].prio,
+				  rows[i].jobs[k].seq, rows[i].jobs[k].due);
+		for (k = 0; k <= 8; k++) {
+			struct sched_job *j = sched_next(&s, 0);
+			const char *got = j ? ((struct tjob *)j)->name : NULL;
+			const char *want = k < 8 ? rows[i].want[k] : NULL;
+			if ((got == NULL) != (want == NULL) ||
+			    (got != NULL && strcmp(got, want) != 0))
+				fail_msg("%s: start %zu is %s, want %s",
+					 rows[i].what, k, got ? got : "none",
+					 want ? want : "none");
+			if (j == NULL)
+				break;
+			sched_done(&s, j->group);
+		}
+		for (k = 0; k < 8; k++) {
+			if (t[k] != NULL)
+				sched_remove(&s, &t[k]->sj);
+			free(t[k]);
+		}
+		sched_free(&s);
+	}
 }
 
 /* Many groups, random operations: counts never go wrong. */
@@ -603,6 +680,7 @@ main(void)
 		cmocka_unit_test(test_due_times),
 		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_venues_take_turns),
+		cmocka_unit_test(test_order_table),
 		cmocka_unit_test(test_many_groups),
 		cmocka_unit_test(test_expired_table),
 		cmocka_unit_test(test_bucket),
