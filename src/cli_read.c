@@ -645,6 +645,12 @@ struct hist_walk {
 	size_t n;
 	bool with_job;
 	int err;
+	/*
+	 * The provider's own events (its breaker), newest first, merged
+	 * into a venue's history: they hold that venue's jobs too.
+	 */
+	struct event *pev;
+	size_t npev, ipev, cappev;
 };
 
 static int
@@ -663,6 +669,42 @@ hist_visit(const struct event *e, void *arg)
 		return 1;
 	w->n++;
 	return w->limit != 0 && w->n >= w->limit;
+}
+
+/* Keep a provider event (no venue, no job) for hist_merge(). */
+static int
+hist_collect(const struct event *e, void *arg)
+{
+	struct hist_walk *w = arg;
+	struct event *v;
+
+	if (e->job_id[0] != '\0')
+		return 0;
+	if (w->npev == w->cappev) {
+		size_t cap = w->cappev ? w->cappev * 2 : 8;
+		v = reallocarray(w->pev, cap, sizeof(*v));
+		if (v == NULL) {
+			w->err = -ENOMEM;
+			return 1;
+		}
+		w->pev = v;
+		w->cappev = cap;
+	}
+	w->pev[w->npev++] = *e;
+	return w->limit != 0 && w->npev >= w->limit;
+}
+
+/* A venue's event, after the provider's events that are newer. */
+static int
+hist_merge(const struct event *e, void *arg)
+{
+	struct hist_walk *w = arg;
+
+	while (w->ipev < w->npev &&
+	       (e == NULL || w->pev[w->ipev].time >= e->time))
+		if (hist_visit(&w->pev[w->ipev++], w) != 0)
+			return 1;
+	return e != NULL ? hist_visit(e, w) : 0;
 }
 
 int
@@ -749,11 +791,21 @@ cmd_history(struct cli *c, int argc, char **argv)
 	event_table_init(&w.tab, w.with_job);
 	rc = 0;
 	if (c->st != NULL) {
-		if (job != NULL)
+		if (job != NULL) {
 			rc = store_job_history(c->st, job, hist_visit, &w);
-		else
-			rc = store_vp_history(c->st, provider, venue, since,
-					      hist_visit, &w);
+		} else {
+			rc = store_vp_history(c->st, provider, "", since,
+					      hist_collect, &w);
+			if (rc == -ENOENT)
+				rc = 0;
+			if (rc == 0 && w.err == 0)
+				rc = store_vp_history(c->st, provider, venue,
+						      since, hist_merge, &w);
+			/* The provider's events older than any of the venue's. */
+			if (rc == 0 && w.err == 0 &&
+			    (w.limit == 0 || w.n < w.limit))
+				hist_merge(NULL, &w);
+		}
 	}
 	if (w.err < 0 || (rc < 0 && rc != -ENOENT)) {
 		cli_warn("cannot read the history: %s",
@@ -783,6 +835,7 @@ cmd_history(struct cli *c, int argc, char **argv)
 		cli_table_print(c, &w.tab, "");
 	rc = EX_OK;
 out:
+	free(w.pev);
 	json_decref(w.arr);
 	cli_table_free(&w.tab);
 	return rc;

@@ -1535,9 +1535,10 @@ run_apply(struct daemon *d, struct drun *r)
 		return false;
 	j->run = NULL;
 	j->next_attempt = next;
-	breaker_feed(d, djob_provider(j), r->ev);
 	count_outcome(d, r);
 	emit(d, j, r->ev, &r->rs, r->error[0] ? r->error : NULL, r->result);
+	/* After the attempt's event: the history says why it opened. */
+	breaker_feed(d, djob_provider(j), r->ev);
 	/* Neither an interruption nor a deferral uses an attempt. */
 	if ((r->ev == EV_INTERRUPTED || r->ev == EV_DEFERRED) &&
 	    j->attempts > 0)

@@ -3,7 +3,7 @@
 # jobs are held (not failed) for the cool-down; then one probe runs, and
 # its success closes the breaker.
 . "$(dirname "$0")/lib.sh"
-plan 10
+plan 14
 MAX_ATTEMPTS=1 setup 'breaker: {failures: 2, cooldown: 3s}'
 start_daemon
 
@@ -15,6 +15,10 @@ ok $? "two failures in a row open the breaker"
 wait_for 5 sh -c "$SYNCSPOOL -c $T/syncspool.yaml status --json | jq -e '.providers.test.breaker.state == \"open\"'"
 ok $? "status shows it open"
 is "$(cli status --json | jq -r '.providers.test.breaker.failures')" 2 "after 2 failures"
+# Until when: the cool-down (3 s) from when it opened, a moment ago.
+until=$(cli status --json | jq -r '.providers.test.breaker.until')
+left=$(($(date -d "$until" +%s%3N) - $(now_ms)))
+[ "$left" -gt 1000 ] && [ "$left" -le 3000 ]; ok $? "status says until when ($until, in $left ms)"
 t0=$(now_ms)
 drop ok1.yaml v3 test
 drop ok2.yaml v4 test
@@ -34,5 +38,14 @@ probe_end=$(awk '$1 == "end" && ($2 == "v3" || $2 == "v4") { print $5 }' "$T/sta
 second=$(awk '$1 == "start" && ($2 == "v3" || $2 == "v4") { print $5 }' "$T/stamps" | sort -n | tail -n 1)
 [ "$second" -ge "$probe_end" ]; ok $? "one probe at a time"
 is "$(count failed)" 2 "held jobs were not failed"
+# History: the breaker's events show in every venue's history with the
+# provider, among the venue's own, newest first.
+hist() { cli history test --venue "$1" --json | jq -r 'reverse | map(.event) | join(" ")'; }
+is "$(hist v2)" "queued started failed breaker_open breaker_closed" \
+	"v2's history: its failure, then the breaker opening and closing"
+is "$(hist v1)" "queued started failed breaker_open breaker_closed" \
+	"v1's as well"
+is "$(cli history test --venue v1 --json | jq -r '[.[] | select(.event == "breaker_open")][0].error')" \
+	"2 failed attempts in a row; jobs held for 3000 ms, then one probe" "with the reason"
 stop_daemon
 done_testing
