@@ -2788,10 +2788,27 @@ prune_pace(const struct daemon *d)
 	return pace < PRUNE_BUSY_MS ? PRUNE_BUSY_MS : (int64_t)pace;
 }
 
+/*
+ * How long history is kept: as configured, but never less than the job
+ * files' periods, since prune_jobs() finds the files through it; an
+ * event pruned first would leave its file for ever.
+ */
+static uint64_t
+history_keep_ms(const struct config *cfg)
+{
+	uint64_t keep = cfg->retention_history_ms;
+
+	if (keep < cfg->retention_completed_ms)
+		keep = cfg->retention_completed_ms;
+	if (keep < cfg->retention_failed_ms)
+		keep = cfg->retention_failed_ms;
+	return keep;
+}
+
 static void
 retention_step(struct daemon *d)
 {
-	int64_t cut = util_now_ms() - (int64_t)d->cfg.retention_history_ms;
+	int64_t cut = util_now_ms() - (int64_t)history_keep_ms(&d->cfg);
 	int64_t oldest;
 	bool more;
 
