@@ -1,8 +1,8 @@
 #!/bin/sh
 # SIGHUP applies new limits to jobs not yet started and leaves running
-# handlers alone.
+# handlers alone, with the limits they started under.
 . "$(dirname "$0")/lib.sh"
-plan 5
+plan 6
 WORKERS=8 CONCURRENCY=1 setup
 start_daemon
 
@@ -20,8 +20,10 @@ lid=$(job_id_in processing long)
 wait_for 5 test -f "$T/runs/$lid.pid"
 hp=$(cat "$T/runs/$lid.pid")
 
-# Raise the limit while the long job runs, then queue more.
-CONCURRENCY=3 write_config
+# Raise the limit while the long job runs, then queue more. The new
+# timeout (2 s) is shorter than the long job (3 s), which started under
+# 30 s: it must not be cut short.
+CONCURRENCY=3 TIMEOUT=2s write_config
 kill -HUP "$DPID"
 wait_for 5 grep -q event=reloaded "$T/daemon.log"
 kill -0 "$hp"; ok $? "the running handler was not disturbed by the reload"
@@ -34,5 +36,7 @@ n=$(awk '$1 == "start" && $2 ~ /^vb/ { print $5, 1 } $1 == "end" && $2 ~ /^vb/ {
 [ "$n" -ge 2 ]; ok $? "after the reload up to 3 run at once ($n seen)"
 wait_event "$lid" completed
 is "$(cli history --job "$lid" --json | jq -r '[.[] | select(.event == "started")] | length')" 1 "the long job ran once"
+is "$(cli history --job "$lid" --json | jq -r '.[0].event + " " + (.[0].attempt|tostring)')" "completed 1" \
+	"and completed on its first attempt, under the timeout it started with"
 stop_daemon
 done_testing
