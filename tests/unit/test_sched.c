@@ -262,30 +262,38 @@ test_remove(void **state)
 	sched_free(&s);
 }
 
-/* A venue with many jobs does not starve another venue's single job. */
+/* A venue with 10,000 jobs does not starve another venue's single job. */
 static void
 test_venues_take_turns(void **state)
 {
+	enum { BIG = 10000 };
 	struct sched s;
-	struct tjob *t[11];
-	char names[10][16];
+	struct tjob **t = calloc(BIG + 1, sizeof(*t));
+	char (*names)[16] = calloc(BIG, 16);
 
 	(void)state;
+	assert_non_null(t);
+	assert_non_null(names);
 	sched_init(&s, 1);
 	sched_provider_limit(&s, "p", 1);
-	for (int i = 0; i < 10; i++) {
-		snprintf(names[i], sizeof(names[i]), "big%d", i);
+	for (int i = 0; i < BIG; i++) {
+		snprintf(names[i], 16, "big%d", i);
 		t[i] = mk(&s, "p", "big", names[i], 0, (uint64_t)i, 0);
 	}
-	t[10] = mk(&s, "p", "small", "small", 0, 100, 0);
+	t[BIG] = mk(&s, "p", "small", "small", 0, BIG + 100, 0);
 	assert_string_equal(next_name(&s, 0), "big0");
 	finish(&s, "p", "big");
 	/* big just had a turn; small has not: small goes next. */
 	assert_string_equal(next_name(&s, 0), "small");
 	finish(&s, "p", "small");
 	assert_string_equal(next_name(&s, 0), "big1");
-	for (int i = 0; i < 11; i++)
+	finish(&s, "p", "big");
+	for (int i = 0; i <= BIG; i++) {
+		sched_remove(&s, &t[i]->sj);
 		free(t[i]);
+	}
+	free(t);
+	free(names);
 	sched_free(&s);
 }
 
