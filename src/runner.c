@@ -8,7 +8,11 @@
  * it runs only async-signal-safe code, never allocates and changes no
  * state of libc's: the parent prepares everything it needs (argv, envp,
  * the descriptors, an empty signal set, its record's text) in a struct
- * runner_child before it clones.
+ * runner_nest before it clones. A handler of runner_start() is started
+ * beside the daemon, which goes on at once rather than wait for the exec
+ * (see runner_spawn()): the child then makes only raw system calls,
+ * since even errno is shared with the daemon's thread, and its nest is
+ * freed only once it has left our memory.
  *
  * The handler's pid is also its process group id. That id stays ours
  * until runner_reap() reaps the leader: a zombie still holds its pid, and
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -31,6 +36,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runner.h"
@@ -59,6 +65,12 @@
 #else
 #define RUNNER_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
+
+/*
+ * The child's code is not instrumented by AddressSanitizer, whose
+ * per-thread state a child running beside us would share with us.
+ */
+#define RUNNER_CHILD __attribute__((no_sanitize_address))
 
 #define RUNNER_PATH "/usr/local/bin:/usr/bin:/bin"
 #define RUNNER_CHUNK (64 * 1024)  /* one read() from a handler's pipe */
@@ -124,6 +136,38 @@ runner_clone3(struct runner_clone_args *ca, int (*fn)(void *), void *arg)
 }
 #endif
 #define RUNNER_CLOSE_MAX (1U << 20) /* close loop bound without close_range */
+
+/*
+ * The child's system calls: the result, or -errno, and errno untouched.
+ * A child started beside us shares our thread's errno (its TLS is ours),
+ * so it must not write it; libc's wrappers do on failure.
+ */
+#if defined(__x86_64__)
+static inline long
+runner_sys(long n, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#else
+/* Without clone3() here every child is a vfork() child: errno is fine. */
+static long
+runner_sys(long n, long a, long b, long c, long d)
+{
+	long ret = syscall(n, a, b, c, d);
+
+	return ret < 0 ? -errno : ret;
+}
+#endif
+#define RUNNER_SYS(n, a, b, c, d) \
+	runner_sys((n), (long)(a), (long)(b), (long)(c), (long)(d))
+
 
 /* ---- small helpers ---- */
 
@@ -355,10 +399,10 @@ runner_env_build(const struct runner_spec *s, char ***envp, char *err,
 /* ---- the child ---- */
 
 /*
- * What the child needs, prepared before clone(). The child runs in our
- * memory (CLONE_VM) while we are suspended (CLONE_VFORK), so it also
- * reports back here: the parent reads the second half once clone()
- * returns, that is once the child has exec'd or exited.
+ * What the child needs, prepared before clone(), and what it reports
+ * back: it runs in our memory (CLONE_VM), so it writes its report here,
+ * and the parent reads it once the child has left our memory, at once
+ * after a CLONE_VFORK clone, at the reap for one started beside us.
  */
 struct runner_child {
 	char *const *argv;
@@ -367,10 +411,12 @@ struct runner_child {
 	int drop[3];          /* the daemon's ends: stdout, stderr, stdin */
 	unsigned maxfd;       /* for the close loop without close_range() */
 	uint64_t sig_reset;   /* bit sig - 1: dispositions to reset */
-	sigset_t empty;
-	const struct runner_record *rec; /* NULL: nothing to record */
-	const char *rec_id;
+	bool have_rec;        /* false: nothing to record */
+	struct runner_record rec; /* its id points at rec_id */
+	char rec_id[ID_MAX + 1];
 	const char *boot_id;
+	uint64_t boot_ns;     /* CLOCK_BOOTTIME just before the clone */
+	uint64_t tick_ns;     /* ns in a /proc clock tick; 0: unknown */
 	int cg_procs;         /* its cgroup's cgroup.procs, or -1 */
 	/* Written by the child. */
 	int cg_err;           /* errno of its move into the cgroup; 0: none */
@@ -383,8 +429,21 @@ struct runner_child {
 	uint64_t ticks;       /* its /proc starttime */
 };
 
+/*
+ * A child and everything it uses in our memory until it execs: its
+ * stack, its struct runner_child, argv and envp (copies, so that a
+ * reload may free the config meanwhile). One allocation.
+ */
+struct runner_nest {
+	struct runner_child c;
+	uint32_t tid;         /* CLONE_CHILD_CLEARTID: 0 once it has left */
+	char **argv;          /* one allocation */
+	char **envp;          /* one allocation, ours */
+	char stack[RUNNER_STACK] __attribute__((aligned(16)));
+};
+
 /* Append s to buf (size len) at *at, never past len - 1. */
-static void
+static RUNNER_CHILD void
 runner_child_cat(char *buf, size_t len, size_t *at, const char *s)
 {
 	while (*s != '\0' && *at + 1 < len)
@@ -392,7 +451,7 @@ runner_child_cat(char *buf, size_t len, size_t *at, const char *s)
 }
 
 /* Append v in decimal: snprintf() is not async-signal-safe. */
-static void
+static RUNNER_CHILD void
 runner_child_num(char *buf, size_t len, size_t *at, uint64_t v)
 {
 	char digits[24];
@@ -410,7 +469,7 @@ runner_child_num(char *buf, size_t len, size_t *at, uint64_t v)
  * ...": comm may hold spaces and ')', but nothing after it does, so the
  * last ')' ends it. Pure code: the child uses it too.
  */
-static int
+static RUNNER_CHILD int
 runner_stat_ticks(const char *buf, size_t len, uint64_t *ticks)
 {
 	const char *p = NULL, *end = buf + len;
@@ -447,57 +506,82 @@ runner_stat_ticks(const char *buf, size_t len, uint64_t *ticks)
 
 /*
  * "syncspool: <what> [<path>]: <reason>\n" on fd 2 once that is the
- * handler's (before, it is the daemon's own), then _exit(127).
+ * handler's (before, it is the daemon's own), then exit 127.
  * strerrordesc_np() is a lookup in glibc's static table: no locale, no
- * allocation, unlike strerror(). The parent learns what failed from c.
+ * allocation, no errno, unlike strerror(). The parent learns what failed
+ * from c.
  */
-static void __attribute__((noreturn))
+static RUNNER_CHILD void __attribute__((noreturn))
 runner_child_fail(struct runner_child *c, const char *what, const char *path,
 		  int e)
 {
 	char buf[512];
 	const char *desc = strerrordesc_np(e);
 	size_t at = 0;
-	ssize_t n;
 
 	c->err = e != 0 ? e : EIO;
 	c->failed = what;
 	c->failed_path = path;
-	if (!c->stdio)
-		_exit(127);
-	runner_child_cat(buf, sizeof(buf), &at, "syncspool: ");
-	runner_child_cat(buf, sizeof(buf), &at, what);
-	if (path != NULL) {
-		runner_child_cat(buf, sizeof(buf), &at, " ");
-		runner_child_cat(buf, sizeof(buf), &at, path);
+	if (c->stdio) {
+		runner_child_cat(buf, sizeof(buf), &at, "syncspool: ");
+		runner_child_cat(buf, sizeof(buf), &at, what);
+		if (path != NULL) {
+			runner_child_cat(buf, sizeof(buf), &at, " ");
+			runner_child_cat(buf, sizeof(buf), &at, path);
+		}
+		runner_child_cat(buf, sizeof(buf), &at, ": ");
+		runner_child_cat(buf, sizeof(buf), &at,
+				 desc != NULL ? desc : "error");
+		buf[at++] = '\n';
+		/* If this fails there is no one left to tell; 127 says enough. */
+		(void)RUNNER_SYS(SYS_write, STDERR_FILENO, buf, at, 0);
 	}
-	runner_child_cat(buf, sizeof(buf), &at, ": ");
-	runner_child_cat(buf, sizeof(buf), &at, desc != NULL ? desc : "error");
-	buf[at++] = '\n';
-	/* If this fails there is no one left to tell; 127 says enough. */
-	n = write(STDERR_FILENO, buf, at);
-	(void)n;
-	_exit(127);
+	for (;;)
+		(void)RUNNER_SYS(SYS_exit_group, 127, 0, 0, 0);
 }
 
-/* The child's own start time, which a restarted daemon checks. */
-static int
-runner_child_ticks(struct runner_child *c)
+/* The whole of "/proc/self/stat"'s start time, the slow way. */
+static RUNNER_CHILD int
+runner_child_proc_ticks(struct runner_child *c)
 {
 	char buf[1024];
-	ssize_t n;
-	int fd;
+	long fd, n;
 
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	fd = RUNNER_SYS(SYS_openat, AT_FDCWD, "/proc/self/stat",
+			O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return (int)fd;
 	do
-		n = read(fd, buf, sizeof(buf));
-	while (n < 0 && errno == EINTR);
-	close(fd);
+		n = RUNNER_SYS(SYS_read, fd, buf, sizeof(buf), 0);
+	while (n == -EINTR);
+	(void)RUNNER_SYS(SYS_close, fd, 0, 0, 0);
 	if (n <= 0)
-		return n < 0 ? -errno : -EINVAL;
+		return n < 0 ? (int)n : -EINVAL;
 	return runner_stat_ticks(buf, (size_t)n, &c->ticks);
+}
+
+/*
+ * The child's own start time, which a restarted daemon checks: the
+ * kernel's CLOCK_BOOTTIME when it made the process, in clock ticks
+ * (proc(5), field 22). That instant lies between the parent's reading
+ * just before the clone and ours now; when both fall in one tick, that
+ * tick is the answer, with no need to read /proc.
+ */
+static RUNNER_CHILD int
+runner_child_ticks(struct runner_child *c)
+{
+	struct timespec ts;
+
+	if (c->tick_ns != 0 &&
+	    RUNNER_SYS(SYS_clock_gettime, CLOCK_BOOTTIME, &ts, 0, 0) == 0) {
+		uint64_t now = (uint64_t)ts.tv_sec * 1000000000U +
+			       (uint64_t)ts.tv_nsec;
+		if (now / c->tick_ns == c->boot_ns / c->tick_ns) {
+			c->ticks = c->boot_ns / c->tick_ns;
+			return 0;
+		}
+	}
+	return runner_child_proc_ticks(c);
 }
 
 /*
@@ -506,13 +590,13 @@ runner_child_ticks(struct runner_child *c)
  * that no handler can exec before a restarted daemon could find it, and
  * no round trip to the parent stands in the way.
  */
-static int
+static RUNNER_CHILD int
 runner_child_record(struct runner_child *c, pid_t pid)
 {
-	const struct runner_record *rec = c->rec;
+	const struct runner_record *rec = &c->rec;
 	char line[RUNNER_RECORD_MAX];
 	size_t at = 0;
-	ssize_t n;
+	long n;
 
 	runner_child_cat(line, sizeof(line), &at, c->rec_id);
 	runner_child_cat(line, sizeof(line), &at, " ");
@@ -525,19 +609,21 @@ runner_child_record(struct runner_child *c, pid_t pid)
 		line[at++] = ' ';
 	line[at++] = '\n';
 	do
-		n = pwrite(rec->fd, line, at, rec->off);
-	while (n < 0 && errno == EINTR);
+		n = RUNNER_SYS(SYS_pwrite64, rec->fd, line, at, rec->off);
+	while (n == -EINTR);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	return (size_t)n == at ? 0 : -EIO;
 }
 
-static int
+static RUNNER_CHILD int
 runner_child_run(void *arg)
 {
 	struct runner_child *c = arg;
+	uint64_t none = 0;
 	pid_t pid;
-	int fds[3], r;
+	int fds[3];
+	long r;
 
 	c->shared = true;
 	/*
@@ -547,62 +633,63 @@ runner_child_run(void *arg)
 	 */
 	for (int i = 0; i < 3; i++)
 		if (c->drop[i] >= 0)
-			close(c->drop[i]);
+			(void)RUNNER_SYS(SYS_close, c->drop[i], 0, 0, 0);
 	/* Raw: the pid must be the kernel's, whatever libc has cached. */
-	pid = (pid_t)syscall(SYS_getpid);
-	if (setpgid(0, 0) < 0)
-		runner_child_fail(c, "setpgid", NULL, errno);
+	pid = (pid_t)RUNNER_SYS(SYS_getpid, 0, 0, 0, 0);
+	if ((r = RUNNER_SYS(SYS_setpgid, 0, 0, 0, 0)) < 0)
+		runner_child_fail(c, "setpgid", NULL, (int)-r);
 	/*
 	 * Into its cgroup first, so that nothing it runs is ever outside
 	 * ("0": the writer). Failing that it runs as without cgroups, and
 	 * the parent says why.
 	 */
-	if (c->cg_procs >= 0 && write(c->cg_procs, "0\n", 2) != 2)
-		c->cg_err = errno != 0 ? errno : EIO;
+	if (c->cg_procs >= 0 &&
+	    (r = RUNNER_SYS(SYS_write, c->cg_procs, "0\n", 2, 0)) != 2)
+		c->cg_err = r < 0 ? (int)-r : EIO;
 	if ((r = runner_child_ticks(c)) < 0)
-		runner_child_fail(c, "read", "/proc/self/stat", -r);
+		runner_child_fail(c, "read", "/proc/self/stat", (int)-r);
 	/*
 	 * Before anything that could exec: the record is the gate. Done
 	 * while the record's fd still has its number, before the dup2()s.
 	 */
-	if (c->rec != NULL && (r = runner_child_record(c, pid)) < 0)
-		runner_child_fail(c, "write", "db/running", -r);
+	if (c->have_rec && (r = runner_child_record(c, pid)) < 0)
+		runner_child_fail(c, "write", "db/running", (int)-r);
 
 	/*
 	 * Dispositions before the mask (the parent blocked every signal
 	 * around clone()): a signal already pending must meet SIG_DFL when
 	 * it is unblocked, never a handler of the daemon's running in the
 	 * daemon's memory. Only those the parent found changed
-	 * (runner_sig_changed()); glibc's sigaction() refuses its two
-	 * internal real-time signals, so the raw system call does them. An
-	 * all-zero kernel sigaction is SIG_DFL, no flags, empty mask
-	 * whatever the architecture's field order.
+	 * (runner_sig_changed()), glibc's two internal real-time signals
+	 * among them. An all-zero kernel sigaction is SIG_DFL, no flags,
+	 * empty mask whatever the architecture's field order.
 	 */
 	for (int sig = 1; sig < NSIG && sig <= 64; sig++) {
 		unsigned long ksa[4] = {0};
 		if (!(c->sig_reset & (1ULL << (sig - 1))) || sig == SIGKILL ||
 		    sig == SIGSTOP)
 			continue;
-		(void)syscall(SYS_rt_sigaction, sig, ksa, NULL,
-			      (size_t)(_NSIG / 8));
+		(void)RUNNER_SYS(SYS_rt_sigaction, sig, ksa, NULL,
+				 sizeof(none));
 	}
 
 	/*
 	 * Lift every source above the targets first: the daemon may run
-	 * with 0-2 closed, so a source can sit on a target, and dup2() of
-	 * an fd onto itself would neither move it nor clear FD_CLOEXEC.
+	 * with 0-2 closed, so a source can sit on a target, and dup3()
+	 * refuses to put an fd onto itself.
 	 */
-	memcpy(fds, c->fds, sizeof(fds));
 	for (int i = 0; i < 3; i++) {
+		fds[i] = c->fds[i];
 		if (fds[i] > STDERR_FILENO)
 			continue;
-		fds[i] = fcntl(fds[i], F_DUPFD, STDERR_FILENO + 1);
-		if (fds[i] < 0)
-			runner_child_fail(c, "fcntl(F_DUPFD)", NULL, errno);
+		r = RUNNER_SYS(SYS_fcntl, fds[i], F_DUPFD, STDERR_FILENO + 1, 0);
+		if (r < 0)
+			runner_child_fail(c, "fcntl(F_DUPFD)", NULL, (int)-r);
+		fds[i] = (int)r;
 	}
 	for (int i = 0; i < 3; i++)
-		if (dup2(fds[i], i) < 0)
-			runner_child_fail(c, "dup2", NULL, errno);
+		if ((r = RUNNER_SYS(SYS_dup3, fds[i], i, 0, 0)) < 0)
+			runner_child_fail(c, "dup2", NULL, (int)-r);
 	c->stdio = true;
 
 	/*
@@ -610,19 +697,22 @@ runner_child_run(void *arg)
 	 * child's pipes, the lock or the LMDB descriptor, and exec would
 	 * keep those without FD_CLOEXEC.
 	 */
-	if (close_range(STDERR_FILENO + 1, ~0U, 0) < 0) {
-		if (errno != ENOSYS)
-			runner_child_fail(c, "close_range", NULL, errno);
+	r = RUNNER_SYS(SYS_close_range, STDERR_FILENO + 1, ~0U, 0, 0);
+	if (r < 0) {
+		if (r != -ENOSYS)
+			runner_child_fail(c, "close_range", NULL, (int)-r);
 		for (unsigned fd = STDERR_FILENO + 1; fd <= c->maxfd; fd++)
-			close((int)fd);
+			(void)RUNNER_SYS(SYS_close, fd, 0, 0, 0);
 	}
-	if (chdir("/") < 0)
-		runner_child_fail(c, "chdir", "/", errno);
-	if (sigprocmask(SIG_SETMASK, &c->empty, NULL) < 0)
-		runner_child_fail(c, "sigprocmask", NULL, errno);
-	execve(c->argv[0], c->argv, c->envp);
+	if ((r = RUNNER_SYS(SYS_chdir, "/", 0, 0, 0)) < 0)
+		runner_child_fail(c, "chdir", "/", (int)-r);
+	r = RUNNER_SYS(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL,
+		       sizeof(none));
+	if (r < 0)
+		runner_child_fail(c, "sigprocmask", NULL, (int)-r);
+	r = RUNNER_SYS(SYS_execve, c->argv[0], c->argv, c->envp, 0);
 	c->exec_failed = true;
-	runner_child_fail(c, "exec", c->argv[0], errno);
+	runner_child_fail(c, "exec", c->argv[0], (int)-r);
 }
 
 /* ---- the parent's side of runner_start() ---- */
@@ -814,127 +904,292 @@ runner_log_output(struct run *run, const char *buf, size_t len)
 	run->log_truncated = true;
 }
 
+/* ---- nests ---- */
+
+/* A copy of a NULL-terminated vector and its strings, in one allocation. */
+static char **
+runner_vec_dup(char *const *v)
+{
+	size_t n = 0, bytes = 0;
+	char **out, *str;
+
+	for (; v[n] != NULL; n++)
+		bytes += strlen(v[n]) + 1;
+	out = malloc((n + 1) * sizeof(*out) + bytes);
+	if (out == NULL)
+		return NULL;
+	str = (char *)(out + n + 1);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(v[i]) + 1;
+		memcpy(str, v[i], len);
+		out[i] = str;
+		str += len;
+	}
+	out[n] = NULL;
+	return out;
+}
+
 /*
- * Start the child of runner_start() and runner_start_worker(): stdin_fd
- * becomes its stdin (the caller closes its copy), keep_fd is a parent-only
- * descriptor the child must not hold (-1: none), rec where the child
- * records itself before it may exec (NULL: nowhere), sig_reset the
- * dispositions to reset (NULL: all). On success run has the pid, pidfd,
- * start time and the daemon's ends of stdout and stderr, and the handler
- * has been exec'd (or has failed to exec: run->exec_errno). On failure
- * before exec nothing is left running and run's descriptors are closed.
+ * A nest for a child that will exec argv with envp, which the nest takes
+ * over (it is freed with the nest, even when this fails); rec where the
+ * child records itself (NULL: nowhere). NULL when out of memory.
+ */
+static struct runner_nest *
+runner_nest_new(char *const *argv, char **envp,
+		const struct runner_record *rec, const uint64_t *sig_reset)
+{
+	static unsigned maxfd;
+	static uint64_t tick_ns;
+	const char *boot = runner_boot_id();
+	struct runner_nest *n;
+	struct runner_child *c;
+
+	n = malloc(sizeof(*n));
+	if (n == NULL || (n->argv = runner_vec_dup(argv)) == NULL) {
+		free(n);
+		free(envp);
+		return NULL;
+	}
+	if (maxfd == 0) {
+		struct rlimit rl;
+		long hz = sysconf(_SC_CLK_TCK);
+		maxfd = RUNNER_CLOSE_MAX;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < maxfd)
+			maxfd = (unsigned)rl.rlim_cur;
+		if (hz > 0 && 1000000000L % hz == 0)
+			tick_ns = (uint64_t)(1000000000L / hz);
+	}
+	n->envp = envp;
+	n->tid = 0;
+	c = &n->c;
+	memset(c, 0, sizeof(*c));
+	c->argv = n->argv;
+	c->envp = n->envp;
+	c->maxfd = maxfd;
+	c->tick_ns = tick_ns;
+	c->sig_reset = sig_reset != NULL ? *sig_reset : ~0ULL;
+	if (rec != NULL) {
+		c->have_rec = true;
+		c->rec = *rec;
+		snprintf(c->rec_id, sizeof(c->rec_id), "%s", rec->id);
+		c->rec.id = c->rec_id;
+	}
+	c->boot_id = boot != NULL ? boot : "-";
+	c->cg_procs = -1;
+	return n;
+}
+
+static void
+runner_nest_free(struct runner_nest *n)
+{
+	if (n == NULL)
+		return;
+	RUNNER_UNPOISON(n->stack, sizeof(n->stack));
+	free(n->argv);
+	free(n->envp);
+	free(n);
+}
+
+/*
+ * Whether the child of a nest has left our memory: exited, or exec'd,
+ * either of which clears n->tid (CLONE_CHILD_CLEARTID). At its reap it
+ * has; at the daemon's exit it may still be setting itself up, and is
+ * given a second, after which the nest is left to it.
+ */
+static bool
+runner_nest_left(struct runner_nest *n)
+{
+	struct timespec t = {.tv_sec = 1};
+	uint32_t v;
+
+	while ((v = __atomic_load_n(&n->tid, __ATOMIC_ACQUIRE)) != 0) {
+		if (syscall(SYS_futex, &n->tid, FUTEX_WAIT, v, &t, NULL, 0) <
+			    0 && errno == ETIMEDOUT)
+			return __atomic_load_n(&n->tid, __ATOMIC_ACQUIRE) == 0;
+	}
+	return true;
+}
+
+/*
+ * What the child reported, once it has left our memory: it failed to
+ * exec (exec_errno; it has said why on its stderr), or failed before
+ * that and ran nothing (setup_errno, and why as last_err unless it said
+ * so on its stderr). The nest is freed.
+ */
+static void
+runner_nest_report(struct run *run, struct runner_nest *n)
+{
+	const struct runner_child *c = &n->c;
+
+	if (c->shared && c->exec_failed) {
+		run->exec_errno = c->err;
+	} else if (c->shared && c->err != 0) {
+		run->setup_errno = c->err;
+		if (run->last_err[0] == '\0')
+			snprintf(run->last_err, sizeof(run->last_err),
+			 "handler set-up: %s%s%s: %s", c->failed,
+			 c->failed_path != NULL ? " " : "",
+			 c->failed_path != NULL ? c->failed_path : "",
+			 strerror(c->err));
+	}
+	runner_nest_free(n);
+}
+
+/* The child of run's nest has exited, or the daemon is leaving. */
+static void
+runner_nest_done(struct run *run)
+{
+	struct runner_nest *n = run->nest;
+
+	if (n == NULL)
+		return;
+	run->nest = NULL;
+	if (runner_nest_left(n))
+		runner_nest_report(run, n);
+	/* Else it is the child's until it execs: the daemon is exiting. */
+}
+
+static uint64_t
+runner_boot_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000U + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Start the child of runner_start() and runner_start_worker() from nest
+ * n, which is taken over: stdin_fd becomes its stdin (the caller closes
+ * its copy), keep_fd is a parent-only descriptor the child must not hold
+ * (-1: none). On success run has the pid, pidfd, start time and the
+ * daemon's ends of stdout and stderr. On failure before exec nothing is
+ * left running and run's descriptors are closed.
  *
- * clone(CLONE_VM | CLONE_VFORK) rather than fork(): fork copied the
- * daemon's page tables (its heap and the LMDB map) for a child that
- * threw them away at exec, and the daemon then took copy-on-write faults
- * on every page it touched. The child borrows a stack from this frame,
- * which is idle while we are suspended.
+ * Started `beside` us, the child sets itself up and execs while the
+ * daemon goes on: clone3(CLONE_VM) without CLONE_VFORK, on the nest's
+ * stack, the nest kept in run->nest until the reap, when the child's
+ * report is read (a failed exec or set-up then shows in run->exec_errno
+ * or run->setup_errno). The daemon waited for every handler's exec
+ * otherwise, about a quarter of a millisecond a job, and was the
+ * bottleneck of a burst. Else (a persistent handler, or where clone3()
+ * is refused: valgrind, Linux < 5.7, another architecture) it is
+ * clone(CLONE_VM | CLONE_VFORK): we are suspended until the child has
+ * exec'd or exited, and the report is read at once.
+ *
+ * Never fork(): it copied the daemon's page tables (its heap and the
+ * LMDB map) for a child that threw them away at exec, and the daemon then
+ * took copy-on-write faults on every page it touched.
  */
 static int
-runner_spawn(char *const *argv, char *const *envp, int stdin_fd, int keep_fd,
-	     const struct runner_record *rec, const uint64_t *sig_reset,
+runner_spawn(struct runner_nest *n, int stdin_fd, int keep_fd, bool beside,
 	     struct run *run, char *err, size_t errlen)
 {
-	char stack[RUNNER_STACK] __attribute__((aligned(16)));
-	const char *boot = runner_boot_id();
+	struct runner_child *c = &n->c;
 	int out[2] = {-1, -1}, errp[2] = {-1, -1};
 	int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
-	struct runner_child c;
-	struct rlimit rl;
 	sigset_t all, old;
+	bool apart = false;
+	uint64_t boot1;
 	int pidfd = -1;
 	pid_t pid = -1;
 	int r;
 
-	if (rec != NULL && (rec->len > RUNNER_RECORD_MAX ||
-			    rec->len < ID_MAX + BOOT_ID_LEN + 48)) {
+	if (c->have_rec && (c->rec.len > RUNNER_RECORD_MAX ||
+			    c->rec.len < ID_MAX + BOOT_ID_LEN + 48)) {
 		util_seterr(err, errlen, "runner: bad record length %zu",
-			    rec->len);
+			    c->rec.len);
+		runner_nest_free(n);
 		return -EINVAL;
 	}
 	if ((r = runner_pipe_make(out, err, errlen)) < 0 ||
 	    (r = runner_pipe_make(errp, err, errlen)) < 0)
 		goto fail;
-	memset(&c, 0, sizeof(c));
-	c.argv = argv;
-	c.envp = envp;
-	c.fds[0] = stdin_fd;
-	c.fds[1] = out[1];
-	c.fds[2] = errp[1];
-	c.drop[0] = out[0];
-	c.drop[1] = errp[0];
-	c.drop[2] = keep_fd;
-	c.maxfd = RUNNER_CLOSE_MAX;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < c.maxfd)
-		c.maxfd = (unsigned)rl.rlim_cur;
-	c.sig_reset = sig_reset != NULL ? *sig_reset : ~0ULL;
-	sigemptyset(&c.empty);
-	c.rec = rec;
-	c.rec_id = rec != NULL ? rec->id : "";
-	c.boot_id = boot != NULL ? boot : "-";
-	c.cg_procs = -1;
+	c->fds[0] = stdin_fd;
+	c->fds[1] = out[1];
+	c->fds[2] = errp[1];
+	c->drop[0] = out[0];
+	c->drop[1] = errp[0];
+	c->drop[2] = keep_fd;
 
 	/*
 	 * Every signal blocked until the child has reset its dispositions:
 	 * a handler of ours must never run on the child's side of our
-	 * memory.
+	 * memory. The child has a mask of its own from the clone on.
 	 */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = -1;
 #ifdef RUNNER_HAVE_CLONE3
-	if (run->cg_fd >= 0) {
+	{
 		struct runner_clone_args ca = {
-			.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD |
-				 RUNNER_CLONE_INTO_CGROUP,
+			.flags = CLONE_VM | CLONE_PIDFD,
 			.pidfd = (uint64_t)(uintptr_t)&pidfd,
 			.exit_signal = SIGCHLD,
-			.stack = (uint64_t)(uintptr_t)stack,
-			.stack_size = sizeof(stack),
-			.cgroup = (uint64_t)run->cg_fd,
+			.stack = (uint64_t)(uintptr_t)n->stack,
+			.stack_size = sizeof(n->stack),
 		};
-		long rc = runner_clone3(&ca, runner_child_run, &c);
+		long rc;
+
+		if (beside) {
+			ca.flags |= CLONE_CHILD_CLEARTID;
+			ca.child_tid = (uint64_t)(uintptr_t)&n->tid;
+			n->tid = 1;
+		} else {
+			ca.flags |= CLONE_VFORK;
+		}
+		if (run->cg_fd >= 0) {
+			ca.flags |= RUNNER_CLONE_INTO_CGROUP;
+			ca.cgroup = (uint64_t)run->cg_fd;
+		}
+		c->boot_ns = runner_boot_ns();
+		rc = runner_clone3(&ca, runner_child_run, c);
 		/* Else (valgrind, Linux < 5.7, a cgroup it refuses): below. */
-		if (rc > 0)
+		if (rc > 0) {
 			pid = (pid_t)rc;
-		else
+			apart = beside;
+		} else {
 			pidfd = -1;
+			n->tid = 0;
+		}
 	}
 #endif
 	if (pid < 0 && run->cg_fd >= 0) {
 		/* The child moves itself, first thing. */
-		c.cg_procs = openat(run->cg_fd, "cgroup.procs",
-				    O_WRONLY | O_CLOEXEC);
-		if (c.cg_procs < 0) {
+		c->cg_procs = openat(run->cg_fd, "cgroup.procs",
+				     O_WRONLY | O_CLOEXEC);
+		if (c->cg_procs < 0) {
 			run->cg_error = -errno;
 			runner_close(&run->cg_fd);
 		}
 	}
 	if (pid < 0) {
-		pid = clone(runner_child_run, stack + sizeof(stack),
-			    flags | CLONE_PIDFD, &c, &pidfd);
+		c->boot_ns = runner_boot_ns();
+		pid = clone(runner_child_run, n->stack + sizeof(n->stack),
+			    flags | CLONE_PIDFD, c, &pidfd);
 		if (pid < 0 && errno == EINVAL) {
 			/* Before Linux 5.2: no CLONE_PIDFD; pidfd_open() below. */
 			pidfd = -1;
-			pid = clone(runner_child_run, stack + sizeof(stack),
-				    flags, &c, NULL);
+			pid = clone(runner_child_run, n->stack + sizeof(n->stack),
+				    flags, c, NULL);
 		}
 	}
 	r = pid < 0 ? -errno : 0;
+	boot1 = runner_boot_ns();
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	RUNNER_UNPOISON(stack, sizeof(stack));
-	runner_close(&c.cg_procs);
+	if (c->cg_procs >= 0)
+		close(c->cg_procs); /* the child's copy is its own */
 	if (pid < 0) {
 		util_seterr(err, errlen, "clone: %s", strerror(-r));
 		goto fail;
 	}
-	if (c.shared && c.err != 0 && !c.exec_failed) {
+	if (!apart && c->shared && c->err != 0 && !c->exec_failed) {
 		/* It exited before exec, having run nothing: reap it now. */
-		r = -c.err;
+		r = -c->err;
 		util_seterr(err, errlen, "handler set-up: %s%s%s: %s",
-			    c.failed, c.failed_path != NULL ? " " : "",
-			    c.failed_path != NULL ? c.failed_path : "",
-			    strerror(c.err));
+			    c->failed, c->failed_path != NULL ? " " : "",
+			    c->failed_path != NULL ? c->failed_path : "",
+			    strerror(c->err));
 		runner_close(&pidfd);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
@@ -942,10 +1197,10 @@ runner_spawn(char *const *argv, char *const *envp, int stdin_fd, int keep_fd,
 		goto fail;
 	}
 	run->pid = pid;
-	if (run->cg_fd >= 0) {
+	if (run->cg_fd >= 0 && !apart) {
 		/* A copy (valgrind) says nothing: move it from here. */
-		run->cg_error = c.shared ? -c.cg_err :
-					   cgroup_place(run->cg_fd, pid);
+		run->cg_error = c->shared ? -c->cg_err :
+					    cgroup_place(run->cg_fd, pid);
 		if (run->cg_error < 0)
 			runner_close(&run->cg_fd);
 	}
@@ -962,9 +1217,27 @@ runner_spawn(char *const *argv, char *const *envp, int stdin_fd, int keep_fd,
 			    strerror(-r));
 		goto fail;
 	}
-	if (c.shared) {
-		run->start_ticks = c.ticks;
-		run->exec_errno = c.exec_failed ? c.err : 0;
+	if (apart) {
+		/*
+		 * Its group, from our side too: a kill(-pid) of ours must
+		 * reach it even before it has made the group itself. (Once it
+		 * has exec'd this fails, and need not succeed.)
+		 */
+		(void)setpgid(pid, pid);
+		/* Its start time, as runner_child_ticks() finds it. */
+		if (c->tick_ns != 0 && c->boot_ns / c->tick_ns ==
+					boot1 / c->tick_ns)
+			run->start_ticks = c->boot_ns / c->tick_ns;
+		else if ((r = runner_proc_start(pid, &run->start_ticks)) < 0) {
+			util_seterr(err, errlen, "/proc/%d/stat: %s", (int)pid,
+				    strerror(-r));
+			goto fail;
+		}
+		run->nest = n;
+		n = NULL;
+	} else if (c->shared) {
+		run->start_ticks = c->ticks;
+		run->exec_errno = c->exec_failed ? c->err : 0;
 	} else {
 		/*
 		 * clone() made a copy after all (valgrind does so): the
@@ -978,6 +1251,7 @@ runner_spawn(char *const *argv, char *const *envp, int stdin_fd, int keep_fd,
 			goto fail;
 		}
 	}
+	runner_nest_free(n);
 	run->started_mono = util_mono_ms();
 	return 0;
 fail:
@@ -994,6 +1268,9 @@ fail:
 	runner_close(&run->err_fd);
 	runner_close(&run->pidfd);
 	run->pid = 0;
+	if (n != NULL && !runner_nest_left(n))
+		n = NULL; /* still in use by a child we could not wait for */
+	runner_nest_free(n);
 	return r;
 }
 
@@ -1002,6 +1279,7 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 	     const struct runner_record *rec, struct run *run, char *err,
 	     size_t errlen)
 {
+	struct runner_nest *nest;
 	char **envp = NULL;
 	int memfd = -1;
 	int r;
@@ -1036,12 +1314,17 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 		goto fail;
 	runner_log_later(run, logdir_fd, s->job_id, s->attempt, 0, false,
 			 log_max);
-	if ((r = runner_spawn(s->prov->command, envp, memfd, -1, rec,
-			      s->sig_reset, run, err, errlen)) < 0)
+	nest = runner_nest_new(s->prov->command, envp, rec, s->sig_reset);
+	envp = NULL;
+	if (nest == NULL) {
+		util_seterr(err, errlen, "runner: out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = runner_spawn(nest, memfd, -1, true, run, err, errlen)) < 0)
 		goto fail;
 	runner_close(&memfd);
 	run->log_pid = run->pid;
-	free(envp);
 	return 0;
 
 fail:
@@ -1290,6 +1573,8 @@ runner_reap(struct run *run, struct run_status *st)
 	 */
 	runner_reap_drain(run, &run->out_fd);
 	runner_reap_drain(run, &run->err_fd);
+	/* It has exited: what it reported is complete. */
+	runner_nest_done(run);
 	runner_footer_write(run, st);
 	runner_abandon(run);
 	run->pid = 0;
@@ -1299,6 +1584,7 @@ runner_reap(struct run *run, struct run_status *st)
 void
 runner_abandon(struct run *run)
 {
+	runner_nest_done(run);
 	runner_close(&run->cg_fd);
 	runner_close(&run->pidfd);
 	runner_close(&run->out_fd);
@@ -1642,6 +1928,7 @@ runner_start_worker(const struct provider *p, const uint64_t *sig_reset,
 		    int *in_fd, char *err, size_t errlen)
 {
 	struct runner_envbuf b = {0};
+	struct runner_nest *nest;
 	char **envp = NULL;
 	int in[2] = {-1, -1};
 	int r;
@@ -1682,13 +1969,23 @@ runner_start_worker(const struct provider *p, const uint64_t *sig_reset,
 		util_seterr(err, errlen, "fcntl: %s", strerror(-r));
 		goto fail;
 	}
-	/* No job yet, so nothing to record: it may start at once. */
-	if ((r = runner_spawn(p->command, envp, in[0], in[1], NULL, sig_reset,
-			      run, err, errlen)) < 0)
+	/*
+	 * No job yet, so nothing to record: it may start at once. A rare
+	 * start, and the code that watches it wants to know how the exec
+	 * went at once: not beside us.
+	 */
+	nest = runner_nest_new(p->command, envp, NULL, sig_reset);
+	envp = NULL;
+	if (nest == NULL) {
+		util_seterr(err, errlen, "runner: out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = runner_spawn(nest, in[0], in[1], false, run, err,
+			      errlen)) < 0)
 		goto fail;
 	runner_close(&in[0]);
 	*in_fd = in[1];
-	free(envp);
 	return 0;
 fail:
 	runner_close(&in[0]);

@@ -4,7 +4,7 @@
  *
  * The daemon owns the loop; the runner owns one child and its descriptors:
  *
- *   runner_start()    clone(CLONE_VM | CLONE_VFORK): the child sets
+ *   runner_start()    clone3(CLONE_VM) beside the daemon: the child sets
  *                     itself up (own process group, signal dispositions
  *                     and mask reset, stdin = a sealed memfd holding the
  *                     validated job content, stdout and stderr = pipes to
@@ -15,9 +15,10 @@
  *                     daemon always knows which handler may still be
  *                     alive. Only then does it execve() the provider's
  *                     command with the built environment. If the record
- *                     cannot be written it runs nothing, and runner_start()
- *                     fails. The daemon is suspended until the exec, so
- *                     the record needs no round trip through the daemon.
+ *                     cannot be written it runs nothing and exits 127:
+ *                     runner_reap() then reports run->setup_errno. The
+ *                     daemon does not wait for the exec, and the record
+ *                     needs no round trip through it.
  *   runner_drain()    read what the handler wrote on one pipe and append it
  *                     to logs/<id>.log, up to log_max bytes for the whole
  *                     file; past that a single "[output truncated]" line is
@@ -69,6 +70,8 @@
 #include "job.h"
 #include "record.h"
 
+struct runner_nest;
+
 struct runner_spec {
 	const struct provider *prov;
 	const struct job *job;
@@ -118,8 +121,11 @@ struct run {
 	bool cg_killed;         /* its cgroup.kill was written: see cgroup.h */
 	char cg_name[CGROUP_NAME_MAX + 1];
 	uint64_t start_ticks;   /* /proc/PID/stat starttime */
+	struct runner_nest *nest; /* the child's, until it is reaped */
 	int exec_errno;         /* execve() failed with it: the handler has
 				   exited 127, its reason on its stderr */
+	int setup_errno;        /* it failed before exec and ran nothing:
+				   exit 127, why in last_err */
 	int64_t started_mono;   /* util_mono_ms() at start */
 	unsigned attempt;
 	uint64_t log_size;      /* bytes in the log file */
@@ -156,9 +162,11 @@ int runner_env_build(const struct runner_spec *s, char ***envp, char *err,
 /*
  * Start the handler for one attempt. logdir_fd: the spool's logs
  * directory, where the log is opened (created 0640) as "<job_id>.log"
- * on the handler's first output (run->log_errno: it could not be). rec: where the child records itself
- * before it execs (NULL: nowhere). On success *run is filled and the
- * handler runs (or has failed to exec: run->exec_errno).
+ * on the handler's first output (run->log_errno: it could not be). rec:
+ * where the child records itself before it execs (NULL: nowhere). On
+ * success *run is filled and the handler is on its way: whether its exec
+ * or its set-up before failed is known once it is reaped
+ * (run->exec_errno, run->setup_errno).
  */
 int runner_start(const struct runner_spec *s, int logdir_fd,
 		 uint64_t log_max, const struct runner_record *rec,

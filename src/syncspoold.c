@@ -1313,6 +1313,22 @@ run_conclude(struct daemon *d, struct drun *r)
 	j->last_exit = r->rs.exit_code;
 	j->last_signal = r->rs.signal;
 	djob_set_error(j, r->error);
+	if (r->run.exec_errno != 0 && p != NULL)
+		log_error("event=exec_failed job=%s command=%s error=\"%s\"",
+			  j->id, p->command[0], strerror(r->run.exec_errno));
+	if (r->run.setup_errno != 0) {
+		/*
+		 * Its process failed before exec (db/running could not be
+		 * written, say) and ran nothing: a resource failure of ours,
+		 * not the job's, as when the spawn itself fails.
+		 */
+		log_error("event=spawn_failed job=%s error=\"%s\"", j->id,
+			  r->run.last_err);
+		r->to = STATE_PENDING;
+		r->ev = EV_DEFERRED;
+		r->defer_ms = IO_RETRY_MS;
+		return;
+	}
 	if (r->run.adopted) {
 		/* Not our child: its outcome is unknown. Run it again. */
 		r->to = STATE_PENDING;
@@ -2226,10 +2242,6 @@ start_job(struct daemon *d, struct djob *j)
 			d->slot_used[slot] = true;
 			r->slot = slot;
 			handler_cgroup_check(d, &r->run);
-			if (r->run.exec_errno != 0)
-				log_error("event=exec_failed job=%s command=%s "
-					  "error=\"%s\"", j->id, p->command[0],
-					  strerror(r->run.exec_errno));
 		}
 	}
 	if (rc < 0) {

@@ -811,9 +811,11 @@ test_spawn_exec_fails(void **state)
 	f->cmd[0] = "/nonexistent/syncspool-handler";
 	f->cmd[1] = NULL;
 	fx_start(f, 1 << 20);
-	/* The child said so before it exited; the parent knows at once. */
-	assert_int_equal(f->run.exec_errno, ENOENT);
 	fx_finish(f);
+	/* The child said so in its nest before it exited. */
+	assert_int_equal(f->run.exec_errno, ENOENT);
+	assert_int_equal(f->run.setup_errno, 0);
+	assert_null(f->run.nest);
 	assert_int_equal(f->st.exit_code, 127);
 	assert_string_equal(f->run.last_err, msg);
 	body = fx_body(f, 1, &len);
@@ -878,6 +880,50 @@ test_spawn_record(void **state)
 	free(body);
 }
 
+/*
+ * The start time is worked out from the clock, not read from /proc,
+ * unless the clone straddles a clock tick: over many starts, both the
+ * daemon's copy and the child's record must be what /proc says, or a
+ * restarted daemon would take a live handler for a stranger.
+ */
+static void
+test_spawn_ticks_many(void **state)
+{
+	struct fx *f = *state;
+	struct runner_record rec;
+	char got[257];
+	unsigned long long recorded;
+	uint64_t now;
+	int fd, pid;
+
+	fd = openat(f->dirfd, "running", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	rec = (struct runner_record){.fd = fd, .off = 0, .len = 256,
+				     .id = JOB_ID};
+	f->rec = &rec;
+	f->cmd[0] = "/bin/true";
+	f->cmd[1] = NULL;
+	for (int i = 0; i < 300; i++) {
+		struct pollfd p;
+		fx_start(f, 1 << 20);
+		p = (struct pollfd){.fd = f->run.pidfd, .events = POLLIN};
+		assert_int_equal(poll(&p, 1, DEADLINE_MS), 1);
+		/* A zombie until reaped: /proc still has it. */
+		assert_int_equal(runner_proc_start(f->run.pid, &now), 0);
+		assert_true(f->run.start_ticks == now);
+		assert_int_equal(pread(fd, got, 256, 0), 256);
+		got[256] = '\0';
+		assert_int_equal(sscanf(got, JOB_ID " %d %llu", &pid,
+					&recorded), 2);
+		assert_int_equal(pid, f->run.pid);
+		assert_true(recorded == now);
+		fx_finish(f);
+		assert_int_equal(f->st.exit_code, 0);
+	}
+	f->rec = NULL;
+	close(fd);
+}
+
 /* The record cannot be written: the handler never runs, nothing is left. */
 static void
 test_spawn_record_fails(void **state)
@@ -893,16 +939,26 @@ test_spawn_record_fails(void **state)
 				     .id = JOB_ID};
 	snprintf(script, sizeof(script), "touch %s/marker", f->dir);
 	fx_sh(f, script);
-	assert_int_equal(runner_start(&f->spec, f->dirfd, 1 << 20, &rec,
-				      &f->run, err, sizeof(err)), -EBADF);
-	assert_non_null(strstr(err, "db/running"));
+	f->rec = &rec;
+	/* It is started beside us: its failure shows at the reap. */
+	fx_start(f, 1 << 20);
+	fx_finish(f);
+	assert_int_equal(f->run.setup_errno, EBADF);
+	assert_int_equal(f->run.exec_errno, 0);
+	assert_int_equal(f->st.exit_code, 127);
+	assert_string_equal(f->run.last_err, "handler set-up: write "
+			    "db/running: Bad file descriptor");
 	assert_int_equal(f->run.pid, 0);
 	assert_int_equal(f->run.pidfd, -1);
 	assert_int_equal(f->run.out_fd, -1);
 	assert_int_equal(f->run.log_fd, -1);
+	assert_null(f->run.nest);
 	assert_int_equal(faccessat(f->dirfd, "marker", F_OK, 0), -1);
 	assert_int_equal(errno, ENOENT);
+	/* Nothing was logged: it never reached the handler's stdio. */
+	assert_int_equal(faccessat(f->dirfd, JOB_ID ".log", F_OK, 0), -1);
 	close(fd);
+	(void)err;
 }
 
 /* (h) A handler that ignores SIGTERM survives the grace, not SIGKILL. */
@@ -1228,6 +1284,7 @@ main(void)
 		SPAWN(test_spawn_sigterm),
 		SPAWN(test_spawn_exec_fails),
 		SPAWN(test_spawn_record),
+		SPAWN(test_spawn_ticks_many),
 		SPAWN(test_spawn_record_fails),
 		SPAWN(test_spawn_ignores_sigterm),
 		cmocka_unit_test(test_adopt),
