@@ -1,8 +1,10 @@
 #!/bin/sh
 # A dropped job completes; its handler saw the contract's environment, its
-# stdin was the job, only fds 0-2 were open; history and the log say so.
+# stdin was the job, only fds 0-2 were open; history and the log say so,
+# and so does the daemon's stderr: one line per event, naming the job,
+# its venue and its provider.
 . "$(dirname "$0")/lib.sh"
-plan 17
+plan 20
 setup
 start_daemon
 
@@ -41,6 +43,15 @@ grep -q ' 0 -> /memfd:' "$T/spool/logs/$fid.log"; ok $? "stdin is the daemon's s
 
 grep -q "handler: job $id attempt 1" "$T/spool/logs/$id.log"; ok $? "handler output is in logs/<id>.log"
 grep -q "=== attempt 1" "$T/spool/logs/$id.log"; ok $? "under a per-attempt header"
+
+# The daemon's log: a line for each event in the job's history.
+wait_event "$id" completed
+nev=$(cli history --job "$id" --json | jq length)
+is "$(grep -c "job=$id " "$T/daemon.log")" "$nev" "the daemon logs one line per event ($nev)"
+is "$(grep "job=$id " "$T/daemon.log" | grep -c "^syncspoold: level=[a-z]* event=[a-z_]* job=$id venue=venue1 provider=test ")" "$nev" \
+	"each names the event, the job, its venue and its provider"
+grep -q "^syncspoold: level=info event=completed job=$id venue=venue1 provider=test attempt=1" "$T/daemon.log"
+ok $? "the completion is among them"
 
 stop_daemon
 done_testing
