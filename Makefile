@@ -288,6 +288,14 @@ $(B)/libpowerloss.so: tests/fault/powerloss.c | $(B)
 check: $(B)/libpowerloss.so
 check-valgrind: $(B)/libpowerloss.so
 
+# tests/sys/loop.t preloads this one to make the daemon miss inotify
+# events, which only the periodic rescan then finds (tests/fault/deaf.c).
+# Built like libinject.so.
+$(B)/libdeaf.so: tests/fault/deaf.c | $(B)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -shared -o $@ $< -ldl
+check: $(B)/libdeaf.so
+check-valgrind: $(B)/libdeaf.so
+
 # make crashtest: tests/sys/crashloop.t at full length, the daemon killed
 # 100 times (make test kills it 20 times).
 CRASH_JOBS ?= 2000
