@@ -40,6 +40,7 @@ CFLAGS ?= $(OPT)
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(XCFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 LIB_SRC = $(filter-out src/syncspoold.c src/syncspool.c,$(wildcard src/*.c))
@@ -74,8 +75,8 @@ $(B)/%.o: src/%.c $(HDR) | $(B)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/test_%: tests/unit/test_%.c $(B)/libsyncspool.a $(HDR) | $(B)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libsyncspool.a $(LDFLAGS) \
-		$(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Isrc -o $@ $< $(B)/libsyncspool.a \
+		$(LDFLAGS) $(LIBS) $(CMOCKA_LIBS)
 
 $(B):
 	mkdir -p $@
