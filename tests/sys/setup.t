@@ -13,6 +13,10 @@
 . "$(dirname "$0")/lib.sh"
 plan 27
 setup
+# Run by `make check`, this test would hand the outer make's variables
+# (B=..., OPT=..., -j), in MAKEFLAGS and in the environment, to the makes
+# below: they must start as a person's would.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES B OPT CFLAGS LDFLAGS XCFLAGS
 
 # --- layout
 for f in Makefile README.md etc/syncspool.yaml contrib/handlers/demo \
