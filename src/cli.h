@@ -133,7 +133,11 @@ const char *cli_exit(int32_t exit_code, int32_t sig, char *buf, size_t len);
  * A table for humans: cells are copied (and cleaned). Columns marked cut
  * may be shortened with an ellipsis when stdout is a terminal narrower
  * than the table; columns marked right are right-aligned. A row may carry
- * note lines, printed indented below it ("error: ...").
+ * note lines, printed indented below it ("error: ..."). own_line names
+ * (1-based; 0: none) the column that is never cut: when the table is
+ * still wider than the terminal, that column leaves the grid, each
+ * row's cell on a line of its own (above the row for the first column,
+ * else under it as "head value").
  */
 #define CLI_TABLE_MAXCOLS 10
 struct cli_table {
@@ -141,6 +145,7 @@ struct cli_table {
 	const char *head[CLI_TABLE_MAXCOLS];
 	bool right[CLI_TABLE_MAXCOLS];
 	bool cut[CLI_TABLE_MAXCOLS];
+	size_t own_line;
 	char **cells;  /* nrows * ncols */
 	char **notes;  /* nrows; NULL or '\n'-separated lines */
 	size_t nrows, cap;

@@ -3,6 +3,7 @@
  * the spool and the index; usage text and option errors; the checks of
  * names; text, table and JSON output. See cli.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -592,21 +593,28 @@ fit_middle(const struct cli *c, const char *s, size_t cols, char *buf,
 
 static void
 cli_table_row(const struct cli *c, const struct cli_table *t,
-	      const char *indent, const char *const *cells, const size_t *w)
+	      const char *indent, const char *const *cells, const size_t *w,
+	      size_t skip)
 {
 	char buf[1024];
+	size_t last = t->ncols - 1;
+	bool first = true;
 
+	if (last == skip)
+		last--;
 	fputs(indent, stdout);
 	for (size_t i = 0; i < t->ncols; i++) {
+		if (i == skip)
+			continue;
 		const char *s = fit_middle(c, cells[i], w[i], buf, sizeof(buf));
 		size_t pad = w[i] > cli_cols(s) ? w[i] - cli_cols(s) : 0;
-		bool last = i + 1 == t->ncols;
 
-		if (i > 0)
+		if (!first)
 			fputs("  ", stdout);
+		first = false;
 		if (t->right[i])
 			printf("%*s%s", (int)pad, "", s);
-		else if (last)
+		else if (i == last)
 			fputs(s, stdout);
 		else
 			printf("%s%*s", s, (int)pad, "");
@@ -636,27 +644,34 @@ cli_table_notes(const struct cli *c, const char *indent, const char *note)
 	}
 }
 
-void
-cli_table_print(const struct cli *c, const struct cli_table *t,
-		const char *indent)
+/*
+ * The columns' widths, without column skip (CLI_TABLE_MAXCOLS: none),
+ * narrowed on a terminal as far as the cuttable columns allow; returns
+ * the width of a line, indent included.
+ */
+static size_t
+cli_table_widths(const struct cli *c, const struct cli_table *t,
+		 size_t indent, size_t skip, size_t *w)
 {
-	size_t w[CLI_TABLE_MAXCOLS], min[CLI_TABLE_MAXCOLS], total;
+	size_t min[CLI_TABLE_MAXCOLS], total = indent, n = 0;
 
-	total = strlen(indent);
 	for (size_t i = 0; i < t->ncols; i++) {
+		w[i] = min[i] = 0;
+		if (i == skip)
+			continue;
 		w[i] = cli_cols(t->head[i]);
 		min[i] = w[i] > 8 ? w[i] : 8;
 		for (size_t r = 0; r < t->nrows; r++) {
-			size_t n = cli_cols(t->cells[r * t->ncols + i]);
-			w[i] = n > w[i] ? n : w[i];
+			size_t len = cli_cols(t->cells[r * t->ncols + i]);
+			w[i] = len > w[i] ? len : w[i];
 		}
-		total += w[i] + (i > 0 ? 2 : 0);
+		total += w[i] + (n++ > 0 ? 2 : 0);
 	}
 	/* On a terminal, narrow the widest cuttable column until it fits. */
 	while (c->tty && total > c->width) {
 		size_t best = CLI_TABLE_MAXCOLS;
 		for (size_t i = 0; i < t->ncols; i++)
-			if (t->cut[i] && w[i] > min[i] &&
+			if (i != skip && t->cut[i] && w[i] > min[i] &&
 			    (best == CLI_TABLE_MAXCOLS || w[i] > w[best]))
 				best = i;
 		if (best == CLI_TABLE_MAXCOLS)
@@ -664,10 +679,49 @@ cli_table_print(const struct cli *c, const struct cli_table *t,
 		w[best]--;
 		total--;
 	}
-	cli_table_row(c, t, indent, t->head, w);
+	return total;
+}
+
+void
+cli_table_print(const struct cli *c, const struct cli_table *t,
+		const char *indent)
+{
+	size_t w[CLI_TABLE_MAXCOLS], skip = CLI_TABLE_MAXCOLS;
+	size_t total, ind = strlen(indent);
+	char inner[64], buf[1024];
+
+	total = cli_table_widths(c, t, ind, skip, w);
+	/*
+	 * Still wider than the terminal: the column that is never cut (the
+	 * job id) leaves the grid for a line of its own in each row, above
+	 * the row when it is the first column, else under it like a note,
+	 * so that the grid fits and stays aligned, and the id stays whole.
+	 */
+	if (c->tty && total > c->width && t->own_line > 0 &&
+	    t->own_line <= t->ncols && t->ncols > 1) {
+		skip = t->own_line - 1;
+		cli_table_widths(c, t, ind + (skip == 0 ? 2 : 0), skip, w);
+	}
+	snprintf(inner, sizeof(inner), "%s%s", indent, skip == 0 ? "  " : "");
+	if (skip == 0)
+		printf("%s%s\n", indent, t->head[0]);
+	cli_table_row(c, t, inner, t->head, w, skip);
 	for (size_t r = 0; r < t->nrows; r++) {
 		char **cells = t->cells + r * t->ncols;
-		cli_table_row(c, t, indent, (const char *const *)cells, w);
+
+		if (skip == 0)
+			printf("%s%s\n", indent, cells[0]);
+		cli_table_row(c, t, inner, (const char *const *)cells, w, skip);
+		if (skip < t->ncols && skip > 0) {
+			/* "job ID": the header in lower case, the cell. */
+			size_t k;
+			for (k = 0; t->head[skip][k] != '\0' &&
+				    k + 1 < sizeof(buf); k++)
+				buf[k] = (char)tolower(
+					(unsigned char)t->head[skip][k]);
+			buf[k] = '\0';
+			printf("%s    %s %s\n", indent, buf, cells[skip]);
+		}
 		if (t->notes[r] != NULL)
 			cli_table_notes(c, indent, t->notes[r]);
 	}

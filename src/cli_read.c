@@ -633,9 +633,10 @@ event_table_init(struct cli_table *t, bool with_job)
 	t->right[2] = t->right[3] = t->right[4] = true;
 	/*
 	 * The job id is never cut: it is what an admin copies into show,
-	 * logs and retry --job. Being the last column, it may run past the
-	 * terminal's edge instead.
+	 * logs and retry --job. On a terminal too narrow for the table it
+	 * goes under its row instead, as "job ID".
 	 */
+	t->own_line = with_job ? 6 : 0;
 }
 
 struct hist_walk {
@@ -929,6 +930,7 @@ cmd_list(struct cli *c, int argc, char **argv)
 			.right = {[5] = true},
 			/* Never the id: see event_table_init(). */
 			.cut = {false, false, true, true, true},
+			.own_line = 1,
 		},
 	};
 	char clean[256];

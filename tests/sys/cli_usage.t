@@ -7,7 +7,7 @@
 # output with stdout not a terminal: lines are not cut, and no escape
 # sequence gets through, not even one the handler printed.
 . "$(dirname "$0")/lib.sh"
-plan 62
+plan 66
 setup
 start_daemon
 
@@ -181,8 +181,39 @@ if command -v script >/dev/null 2>&1; then
 	case $line in *…) cols=$(printf '%s' "$line" | sed 's/…/./g' | wc -c) ;; *) cols=999 ;; esac
 	[ "$cols" -le 80 ]
 	ok $? "on a terminal: a long error line is cut to 80 columns, with an ellipsis ($cols)"
+
+	# Ordinary names: every line fits 80 columns, the columns line up,
+	# and each id is whole (on a line of its own when the row is full).
+	w1=$(cli trigger test --venue venue-123 --not-before 2099-01-01T00:00:00Z)
+	w2=$(cli trigger test --venue venue-123 --option fail_attempts=1)
+	w3=$(cli trigger other --venue shop-42 --type delta)
+	wait_for 10 sh -c "test -f $T/spool/completed/$w2.yaml && test -f $T/spool/completed/$w3.yaml"
+	wait_event "$w2" completed
+	wait_event "$w3" completed
+	{
+		tty_run list --venue venue-123
+		tty_run list --provider other
+		tty_run history test --venue venue-123
+		tty_run history --job "$w2"
+		tty_run status
+		tty_run status test --venue venue-123
+	} >"$out" 2>&1
+	widest=$(sed 's/…/./g' "$out" | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
+	[ "$widest" -le 80 ]
+	ok $? "on a terminal of 80 columns, list, history and status fit ($widest columns at most)"
+	[ "$widest" -le 80 ] || diag "$(awk 'length($0) > 80' "$out")"
+	tty_run list --venue venue-123 | sed "s/…/./g" >"$T/list"
+	head=$(grep -m1 'STATE' "$T/list")
+	row=$(grep -m1 ' pending ' "$T/list")
+	hs=$(awk -v s="$head" 'BEGIN { print index(s, "STATE") " " index(s, "NEXT") }')
+	rs=$(awk -v s="$row" 'BEGIN { print index(s, "pending") " " index(s, "2099-01-01T00:00:00Z") }')
+	is "$rs" "$hs" "on a terminal: list's cells start under their headers"
+	grep -qx "$w1" "$T/list" && grep -qx "$w2" "$T/list"
+	ok $? "on a terminal: list prints each id whole, on its own line"
+	n=$(tty_run history test --venue venue-123 | grep -c "^    job $w2\$")
+	is "$n" 5 "on a terminal: history prints the job id whole under each of its 5 events"
 else
-	for n in 1 2 3; do echo "ok $((test_n + 1)) # skip script(1) is not installed"; test_n=$((test_n + 1)); done
+	for n in 1 2 3 4 5 6; do echo "ok $((test_n + 1)) # skip script(1) is not installed"; test_n=$((test_n + 1)); done
 fi
 
 stop_daemon
