@@ -1,13 +1,14 @@
 #!/bin/sh
 # The CLI's LMDB reads under stress. (1) The daemon grows the map (it
 # starts tiny here) while CLI readers run all the time: every read
-# succeeds. (2) Readers SIGKILLed inside their read transaction, many
+# succeeds. A reader blocked writing its output holds no read
+# transaction, nor a reader slot. (2) Readers SIGKILLed inside their read transaction, many
 # times: the stale slots they leave (mdb_stat -r) are cleared by the
 # daemon's check at its next rescan (1 s here), and the daemon still
 # commits. (3) With a slow rescan, killed readers still cannot fill
 # LMDB's reader table: every store open clears the dead slots.
 . "$(dirname "$0")/lib.sh"
-plan 13
+plan 16
 export SYNCSPOOL_DB_MAPSIZE=65536
 RESCAN=1s setup
 start_daemon
@@ -109,6 +110,30 @@ nduring=$(grep -c ' 1$' "$T/reads")
 ok $? "readers ran all along ($nreads reads, $nduring while indexing)"
 is "$(grep -cv '^0 ' "$T/reads")" 0 "every read succeeded"
 [ -s "$T/reads.err" ] && diag "$(sort "$T/reads.err" | uniq -c | head -5)"
+
+# --- (1b) a reader blocked on its output holds no read transaction ----------------
+# `list --json` of everything into a pipe whose reader waits for a go:
+# the CLI blocks writing, after its read transaction has ended.
+rm -f "$T/go"
+$S list --json 2>"$T/slow.err" | perl -e '
+	my ($go, $out) = @ARGV;
+	for (1 .. 600) { last if -e $go; select(undef, undef, undef, 0.05) }
+	open my $o, ">", $out or die "$out: $!";
+	print $o $_ while <STDIN>;' "$T/go" "$T/slow.out" &
+rd=$!
+EXTRA_PIDS="$EXTRA_PIDS $rd"
+lp=
+find_lister() { lp=$(pgrep -P $$ -f -- "list --json\$" | head -n 1); [ -n "$lp" ]; }
+blocked() { find_lister && grep -Eqx '(anon_)?pipe_(write|wait)' "/proc/$lp/wchan"; }
+wait_for 10 blocked
+ok $? "a list --json whose reader does not read yet blocks writing its output"
+slots=$(mdb_stat -r "$T/spool/db" | awk -v p="$lp" 'NR > 2 && $1 == p' | wc -l | tr -d ' ')
+is "$slots" 0 "meanwhile it holds no reader slot (mdb_stat -r), so no snapshot"
+touch "$T/go"
+wait_for 10 sh -c "! kill -0 $rd 2>/dev/null"
+wait $rd
+reaped $rd
+is "$(jq length "$T/slow.out")" "$NJOBS" "once read, it ends well, with the whole list"
 
 # --- (2) killed readers, the daemon clears their slots --------------------------------
 RUN_MS=$(run_ms)
