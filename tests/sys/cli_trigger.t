@@ -2,10 +2,11 @@
 # syncspool trigger: prints the id; the job lands in pending under that id
 # and completes; --type, --option (values arrive intact in
 # SYNCSPOOL_OPTION_*), --priority, --not-before; the error cases and their
-# exit statuses (syncspool(1) EXIT STATUS); with the daemon stopped the
+# exit statuses (syncspool(1) EXIT STATUS); the file is written under a
+# dot-name, fsynced and renamed into view (strace); with the daemon stopped the
 # file waits in pending and runs once the daemon starts.
 . "$(dirname "$0")/lib.sh"
-plan 46
+plan 47
 setup
 start_daemon
 
@@ -117,6 +118,29 @@ rc_is 64 "unknown option: exit 64" cli trigger test --venue v1 --bogus
 stderr_has "--bogus" "the message names the unknown option"
 rc_is 64 "an extra argument: exit 64" cli trigger test extra --venue v1
 is "$(ls "$T/spool/pending" | grep -c '^v1-test\.')" 0 "no failed trigger left a file"
+
+# --- how the file is written ------------------------------------------
+# Under a dot-name created with O_EXCL, fsynced, renamed into view with
+# RENAME_NOREPLACE, then pending fsynced: the daemon never sees a part
+# of a job, and a crash leaves the whole job or none.
+if command -v strace >/dev/null 2>&1; then
+	strace -f -qq -e trace=openat,fsync,renameat2 -o "$T/trig.trace" \
+		"$SYNCSPOOL" -c "$T/syncspool.yaml" trigger test --venue v7 --not-before 2099-01-01T00:00:00Z >"$T/trig.id" 2>"$err"
+	tid=$(cat "$T/trig.id")
+	steps=$(perl -ne '
+		BEGIN { $id = quotemeta shift }
+		s/^\d+\s+//;
+		if (/^openat\(\d+, "\.$id\.yaml\.[^"]*", [^)]*O_CREAT\|O_EXCL.* = (\d+)$/) { $f = $1; print "create " }
+		elsif (defined $f && /^fsync\($f\)\s*= 0$/) { print "fsync-file "; undef $f }
+		elsif (/^renameat2\((\d+), "\.$id\.yaml\.[^"]*", (\d+), "$id\.yaml", RENAME_NOREPLACE\) = 0$/ && $1 == $2) { $d = $2; print "rename " }
+		elsif (defined $d && /^fsync\($d\)\s*= 0$/) { print "fsync-dir"; undef $d }
+	' "$tid" "$T/trig.trace")
+	is "$steps" "create fsync-file rename fsync-dir" \
+		"trigger: a dot-name made with O_EXCL, fsync, renameat2 NOREPLACE to the id, fsync of pending"
+else
+	echo "ok $((test_n + 1)) # skip strace is not installed"
+	test_n=$((test_n + 1))
+fi
 
 # --- with the daemon stopped --------------------------------------------
 stop_daemon
