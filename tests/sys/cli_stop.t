@@ -4,9 +4,10 @@
 # the handler's child die within seconds and the file stays in paused;
 # stop is idempotent; resume moves paused jobs back to pending and they
 # run. With the daemon stopped the CLI still moves the files, and the
-# daemon records the moves when it starts. Usage errors exit 64/65.
+# daemon records the moves when it starts. Usage errors exit 64/65; a
+# file of the same name in paused is never overwritten (exit 73).
 . "$(dirname "$0")/lib.sh"
-plan 44
+plan 47
 setup
 start_daemon
 
@@ -141,6 +142,18 @@ done
 cli stop test --venue v1 --job x >/dev/null 2>"$err"
 is "$?" 64 "stop --job (an option of retry only): exit 64"
 grep -q -- "--job" "$err"; ok $? "the message names it"
+
+# A file of the same name already in paused (an admin's copy, say) is
+# never overwritten: the move fails, and stop says so.
+n1=$(cli trigger test --venue nr --not-before $later)
+wait_for 5 has_event "$n1" queued
+printf 'venue_id: nr\nprovider: other\n' >"$T/paused.copy"
+cp "$T/paused.copy" "$T/spool/paused/$n1.yaml"
+cli stop test --venue nr >"$out" 2>"$err"
+is "$?" 73 "stop onto a file of the same name in paused: exit 73"
+grep -q "paused/$n1.yaml already exists" "$err"; ok $? "the message says the file in paused exists"
+[ -f "$T/spool/pending/$n1.yaml" ] && cmp -s "$T/spool/paused/$n1.yaml" "$T/paused.copy"
+ok $? "neither file is overwritten (RENAME_NOREPLACE)"
 
 stop_daemon
 forget_dead_handlers
