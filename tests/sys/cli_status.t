@@ -3,12 +3,14 @@
 # pending with a future not_before, one running): the counts equal the
 # files on disk; last_run has outcome, duration, exit status and error;
 # the config section; the JSON keys of DESIGN.md. Without arguments:
-# the daemon runs with its pid, per-provider counts; then with the
+# the daemon runs with its pid, since when and for how long, per-provider
+# counts; then with the
 # daemon stopped: not running, stale. list filters by --state,
 # --provider, --venue, with the JSON keys of DESIGN.md.
 . "$(dirname "$0")/lib.sh"
-plan 50
+plan 51
 setup
+t_start=$(date +%s)
 start_daemon
 
 # reaped PID...: processes we have waited for leave EXTRA_PIDS (their ids
@@ -108,8 +110,13 @@ is "$(jq -r '"\(.daemon.running) \(.daemon.pid) \(.stale)"' "$out")" "true $DPID
 is "$(jq -c '.providers.test.counts | {pending, processing, completed, failed, paused}' "$out")" "$(prov_disk test)" "provider test: counts equal the files on disk"
 is "$(jq -c '.providers.other.counts | {pending, processing, completed, failed, paused}' "$out")" "$(prov_disk other)" "provider other: too"
 is "$(jq -r '"\(.providers.test.venues) \(.providers.other.venues) \(.providers.lsfd.venues)"' "$out")" "2 1 0" "venues per provider"
+jq -en --argjson t0 "$t_start" --argjson now "$(date +%s)" 'input | .daemon
+	| (.started | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) as $s
+	| $s >= $t0 - 1 and $s <= $now and (.uptime_s | type) == "number"
+	  and .uptime_s >= $now - $s - 2 and .uptime_s <= $now - $s + 2' "$out" >/dev/null
+ok $? "daemon.started is when it started, daemon.uptime_s the seconds since"
 cli status >"$out" 2>"$err"
-grep -q "^daemon *running, pid $DPID\b" "$out"; ok $? "for people: daemon running, pid $DPID"
+grep -q "^daemon *running, pid $DPID, up [0-9.]*[a-z]* since [0-9]\{4\}-[0-9-]*T[0-9:]*Z$" "$out"; ok $? "for people: daemon running, pid $DPID, up for how long since when"
 is "$(awk '$1 == "test" {print $3, $4, $5, $6, $7}' "$out")" \
 	"$(prov_disk test | jq -r '"\(.pending) \(.processing) \(.completed) \(.failed) \(.paused)"')" "the provider table's counts"
 
@@ -138,7 +145,7 @@ cli stop test --venue s1 >/dev/null
 wait_for 5 sh -c "[ \$($SYNCSPOOL -c $T/syncspool.yaml status test --venue s1 --json | jq .counts.paused) -eq 4 ]"
 stop_daemon
 cli status --json >"$out" 2>"$err"
-is "$(jq -r '"\(.daemon.running) \(.daemon.pid) \(.stale)"' "$out")" "false null true" "daemon stopped: not running, pid null, stale"
+is "$(jq -r '"\(.daemon.running) \(.daemon.pid) \(.daemon.uptime_s) \(.stale)"' "$out")" "false null null true" "daemon stopped: not running, pid and uptime null, stale"
 grep -q "not running" "$err"; ok $? "with a note on stderr"
 cli status >"$out" 2>/dev/null
 grep -q "^daemon *not running" "$out"; ok $? "for people: daemon not running"
