@@ -3,11 +3,12 @@
 # SYNOPSIS of man/syncspool.1, line for line; wrong arguments exit 64 and
 # say which. Where the config is found (-c, $SYNCSPOOL_CONFIG,
 # ./etc/syncspool.yaml). check: ok on a good spool, exit 78 with the
-# message on a bad config, non-zero naming a missing directory. Human
+# message on a bad config, non-zero naming a missing directory, 69 for an
+# index that is not LMDB. Human
 # output with stdout not a terminal: lines are not cut, and no escape
 # sequence gets through, not even one the handler printed.
 . "$(dirname "$0")/lib.sh"
-plan 66
+plan 68
 setup
 start_daemon
 
@@ -113,6 +114,10 @@ grep -q "$T/spool2/paused is missing" "$out"; ok $? "the message names the missi
 mkdir "$T/spool2/paused"
 "$S" -c "$T/two.yaml" check >"$out" 2>&1; is "$?" 0 "once created: check is ok"
 grep -q "no index in $T/spool2/db yet" "$out"; ok $? "and notes that the daemon has not created the index yet"
+head -c 16384 /dev/urandom >"$T/spool2/db/data.mdb"
+"$S" -c "$T/two.yaml" check >"$out" 2>&1
+is "$?" 69 "check of a spool whose index is not LMDB: exit 69"
+grep -q "error: the index in $T/spool2/db cannot be read" "$out"; ok $? "the message says the index cannot be read"
 
 # --- human output, stdout not a terminal -----------------------------------------
 long_venue=v$(printf '%063d' 0 | tr 0 x)
