@@ -358,29 +358,33 @@ cgroup_reuse(struct cgroups *cg, char name[CGROUP_NAME_MAX + 1], int *fd)
 }
 
 void
-cgroup_release(struct cgroups *cg, const char *name, bool killed, bool keep)
+cgroup_release(struct cgroups *cg, const char *name, bool killed, bool keep,
+	       int empty_fd)
 {
 	struct cgroup_idle *c;
-	int fd;
+	int fd = empty_fd;
 
 	if (cg->fd < 0 || name[0] == '\0')
-		return;
+		goto remove;
 	if (killed || !keep || cg->nidle == CGROUP_IDLE_MAX)
 		goto remove;
-	fd = openat(cg->fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-				  O_NOFOLLOW);
-	if (fd < 0)
-		goto remove;
-	if (cgroup_populated(fd) != 0) {
-		close(fd);
-		goto remove;
+	if (fd < 0) {
+		fd = openat(cg->fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+					  O_NOFOLLOW);
+		if (fd < 0)
+			goto remove;
+		if (cgroup_populated(fd) != 0)
+			goto remove;
 	}
 	c = &cg->idle[cg->nidle++];
 	c->fd = fd;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	return;
 remove:
-	cgroup_remove(cg, name);
+	if (fd >= 0)
+		close(fd);
+	if (cg->fd >= 0 && name[0] != '\0')
+		cgroup_remove(cg, name);
 }
 
 int

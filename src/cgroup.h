@@ -84,9 +84,12 @@ int cgroup_reuse(struct cgroups *cg, char name[CGROUP_NAME_MAX + 1], int *fd);
 /*
  * A handler of the cgroup name has ended. Unless it was killed (or keep is
  * false), an empty one goes idle for cgroup_reuse(); else cgroup_remove().
+ * empty_fd: -1, or the cgroup's directory, found empty after its handler
+ * was reaped (so nothing can enter it), which is taken over and kept
+ * without looking again; else the cgroup is opened and looked at here.
  */
 void cgroup_release(struct cgroups *cg, const char *name, bool killed,
-		    bool keep);
+		    bool keep, int empty_fd);
 /* Move pid into the cgroup whose directory is fd. */
 int cgroup_place(int fd, pid_t pid);
 /* SIGKILL every process in the cgroup whose directory is fd. */

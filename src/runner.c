@@ -185,6 +185,7 @@ static void
 runner_run_init(struct run *run)
 {
 	memset(run, 0, sizeof(*run));
+	run->cg_empty_fd = -1;
 	run->pidfd = -1;
 	run->out_fd = -1;
 	run->err_fd = -1;
@@ -1530,6 +1531,13 @@ runner_reap(struct run *run, struct run_status *st)
 	if (run->cg_fd >= 0 && cgroup_populated(run->cg_fd) != 0) {
 		(void)cgroup_kill(run->cg_fd);
 		run->cg_killed = true;
+	} else if (run->cg_fd >= 0 && !run->cg_killed && !run->adopted) {
+		/*
+		 * Found empty, and the leader is gone: nothing can enter it
+		 * now. Its directory is the caller's (cgroup_release()).
+		 */
+		run->cg_empty_fd = run->cg_fd;
+		run->cg_fd = -1;
 	}
 	if (run->adopted) {
 		runner_abandon(run);

@@ -34,7 +34,9 @@
  *                     the group (before reaping, so the group id cannot be
  *                     reused) and in its cgroup, reap the handler, drain
  *                     the pipes, write the attempt's footer to the log
- *                     and close everything.
+ *                     and close everything but a cgroup it found empty,
+ *                     whose directory it leaves in run->cg_empty_fd for
+ *                     cgroup_release().
  *
  * Given a cgroup (cgroup.h), the child moves itself into it first thing,
  * before it records itself or execs, so nothing the handler starts is
@@ -119,6 +121,8 @@ struct run {
 	int cg_fd;              /* its cgroup's directory; -1: none */
 	int cg_error;           /* moving it there failed: -errno; else 0 */
 	bool cg_killed;         /* its cgroup.kill was written: see cgroup.h */
+	int cg_empty_fd;        /* runner_reap() found its cgroup empty: the
+				   cgroup's directory, now the caller's */
 	char cg_name[CGROUP_NAME_MAX + 1];
 	uint64_t start_ticks;   /* /proc/PID/stat starttime */
 	struct runner_nest *nest; /* the child's, until it is reaped */

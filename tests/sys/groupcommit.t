@@ -1,7 +1,7 @@
 #!/bin/sh
 # Group commit: while handlers stream through, the end of one whose
 # neighbours still run does not get a flush of its own; the next flush,
-# 50 ms after the last, takes them along. Timed with strace on the
+# 100 ms after the last, takes them along. Timed with strace on the
 # daemon's fsync (directories) and fdatasync (LMDB's commit) calls: a
 # flush is the fsyncs up to and including one fdatasync. Skipped without
 # strace. And a job dropped into an idle daemon is claimed in the pass
