@@ -1074,10 +1074,12 @@ runner_boot_ns(void)
  * report is read (a failed exec or set-up then shows in run->exec_errno
  * or run->setup_errno). The daemon waited for every handler's exec
  * otherwise, about a quarter of a millisecond a job, and was the
- * bottleneck of a burst. Else (a persistent handler, or where clone3()
- * is refused: valgrind, Linux < 5.7, another architecture) it is
- * clone(CLONE_VM | CLONE_VFORK): we are suspended until the child has
- * exec'd or exited, and the report is read at once.
+ * bottleneck of a burst. Else (a handler that starts while no other
+ * runs, whose start is quickest when it takes the CPU we give up; a
+ * persistent handler; or where clone3() is refused: valgrind, Linux <
+ * 5.7, another architecture) it is clone(CLONE_VM | CLONE_VFORK): we are
+ * suspended until the child has exec'd or exited, and the report is read
+ * at once.
  *
  * Never fork(): it copied the daemon's page tables (its heap and the
  * LMDB map) for a child that threw them away at exec, and the daemon then
@@ -1322,7 +1324,8 @@ runner_start(const struct runner_spec *s, int logdir_fd, uint64_t log_max,
 		r = -ENOMEM;
 		goto fail;
 	}
-	if ((r = runner_spawn(nest, memfd, -1, true, run, err, errlen)) < 0)
+	if ((r = runner_spawn(nest, memfd, -1, s->beside, run, err,
+			      errlen)) < 0)
 		goto fail;
 	runner_close(&memfd);
 	run->log_pid = run->pid;

@@ -4,7 +4,7 @@
  *
  * The daemon owns the loop; the runner owns one child and its descriptors:
  *
- *   runner_start()    clone3(CLONE_VM) beside the daemon: the child sets
+ *   runner_start()    clone(CLONE_VM): the child sets
  *                     itself up (own process group, signal dispositions
  *                     and mask reset, stdin = a sealed memfd holding the
  *                     validated job content, stdout and stderr = pipes to
@@ -15,10 +15,13 @@
  *                     daemon always knows which handler may still be
  *                     alive. Only then does it execve() the provider's
  *                     command with the built environment. If the record
- *                     cannot be written it runs nothing and exits 127:
- *                     runner_reap() then reports run->setup_errno. The
- *                     daemon does not wait for the exec, and the record
- *                     needs no round trip through it.
+ *                     cannot be written it runs nothing. The record
+ *                     needs no round trip through the daemon, which
+ *                     either is suspended until the exec (CLONE_VFORK;
+ *                     runner_start() then fails if the record could not
+ *                     be written) or, with spec.beside, goes on at once
+ *                     (clone3() without CLONE_VFORK; runner_reap() then
+ *                     reports run->setup_errno).
  *   runner_drain()    read what the handler wrote on one pipe and append it
  *                     to logs/<id>.log, up to log_max bytes for the whole
  *                     file; past that a single "[output truncated]" line is
@@ -88,6 +91,8 @@ struct runner_spec {
 	int cgroup_fd;             /* ... from cgroup_make(), which
 				      runner_start() takes over */
 	const uint64_t *sig_reset; /* runner_sig_changed(); NULL: reset all */
+	bool beside;               /* start it beside the caller, which does
+				      not wait for its exec (runner_start()) */
 };
 
 /*
@@ -168,8 +173,9 @@ int runner_env_build(const struct runner_spec *s, char ***envp, char *err,
  * directory, where the log is opened (created 0640) as "<job_id>.log"
  * on the handler's first output (run->log_errno: it could not be). rec:
  * where the child records itself before it execs (NULL: nowhere). On
- * success *run is filled and the handler is on its way: whether its exec
- * or its set-up before failed is known once it is reaped
+ * success *run is filled and the handler runs, or has failed to exec
+ * (run->exec_errno). Started s->beside, it is on its way: whether its
+ * exec or its set-up before failed is known once it is reaped
  * (run->exec_errno, run->setup_errno).
  */
 int runner_start(const struct runner_spec *s, int logdir_fd,

@@ -2215,6 +2215,13 @@ start_job(struct daemon *d, struct djob *j)
 		.job_path = job_path, .result_path = result_path,
 		.content = buf, .content_len = len,
 		.sig_reset = &d->sig_reset,
+		/*
+		 * While other handlers run, the loop does not wait for this
+		 * one's exec (it is the bottleneck of a burst); an idle
+		 * daemon does, which hands the child its CPU: waking the
+		 * other one cost the latency of a lone drop.
+		 */
+		.beside = runs_active(d),
 	};
 	r->job = j;
 	r->slot = -1;

@@ -810,9 +810,17 @@ test_spawn_exec_fails(void **state)
 
 	f->cmd[0] = "/nonexistent/syncspool-handler";
 	f->cmd[1] = NULL;
+	/* Waited for, the parent knows at once... */
+	fx_start(f, 1 << 20);
+	assert_int_equal(f->run.exec_errno, ENOENT);
+	fx_finish(f);
+	assert_int_equal(f->st.exit_code, 127);
+	free(fx_log(f, &len));
+	assert_int_equal(unlinkat(f->dirfd, JOB_ID ".log", 0), 0);
+	/* ... beside it, from the nest, once the child has exited. */
+	f->spec.beside = true;
 	fx_start(f, 1 << 20);
 	fx_finish(f);
-	/* The child said so in its nest before it exited. */
 	assert_int_equal(f->run.exec_errno, ENOENT);
 	assert_int_equal(f->run.setup_errno, 0);
 	assert_null(f->run.nest);
@@ -905,6 +913,7 @@ test_spawn_ticks_many(void **state)
 	f->cmd[1] = NULL;
 	for (int i = 0; i < 300; i++) {
 		struct pollfd p;
+		f->spec.beside = i % 2 == 0;
 		fx_start(f, 1 << 20);
 		p = (struct pollfd){.fd = f->run.pidfd, .events = POLLIN};
 		assert_int_equal(poll(&p, 1, DEADLINE_MS), 1);
@@ -939,8 +948,21 @@ test_spawn_record_fails(void **state)
 				     .id = JOB_ID};
 	snprintf(script, sizeof(script), "touch %s/marker", f->dir);
 	fx_sh(f, script);
+	/* Waited for: runner_start() fails, and nothing is left. */
+	assert_int_equal(runner_start(&f->spec, f->dirfd, 1 << 20, &rec,
+				      &f->run, err, sizeof(err)), -EBADF);
+	assert_non_null(strstr(err, "db/running"));
+	assert_int_equal(f->run.pid, 0);
+	assert_int_equal(f->run.pidfd, -1);
+	assert_int_equal(f->run.out_fd, -1);
+	assert_int_equal(f->run.log_fd, -1);
+	assert_null(f->run.nest);
+	assert_int_equal(faccessat(f->dirfd, "marker", F_OK, 0), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* Started beside us: its failure shows at the reap. */
+	f->spec.beside = true;
 	f->rec = &rec;
-	/* It is started beside us: its failure shows at the reap. */
 	fx_start(f, 1 << 20);
 	fx_finish(f);
 	assert_int_equal(f->run.setup_errno, EBADF);
@@ -958,7 +980,6 @@ test_spawn_record_fails(void **state)
 	/* Nothing was logged: it never reached the handler's stdio. */
 	assert_int_equal(faccessat(f->dirfd, JOB_ID ".log", F_OK, 0), -1);
 	close(fd);
-	(void)err;
 }
 
 /* (h) A handler that ignores SIGTERM survives the grace, not SIGKILL. */
