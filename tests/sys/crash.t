@@ -22,6 +22,10 @@ hpid=$(cat "$T/runs/$id.pid")
 # Once it has written its output line: a handler that writes to its
 # stdout after its daemon died gets SIGPIPE (syncspoold(8), INTERNALS).
 wait_for 5 grep -q "handler: job $id" "$T/spool/logs/$id.log"
+# History lags the files by up to a flush period while handlers run: a
+# daemon killed sooner loses the events it had not committed yet (never
+# a job). What is checked here comes after the start: wait for it.
+wait_event "$id" started
 kill9_daemon
 kill -0 "$hpid"; ok $? "the handler outlives the daemon"
 start_daemon
@@ -39,6 +43,7 @@ wait_for 10 count_is processing 1
 id=$(job_id_in processing victim)
 wait_for 5 test -f "$T/runs/$id.pid"
 hpid=$(cat "$T/runs/$id.pid")
+wait_event "$id" started
 kill9_daemon
 kill -KILL "$hpid"
 wait_for 5 sh -c "! kill -0 $hpid"
