@@ -933,6 +933,19 @@ test_spawn_ticks_many(void **state)
 	close(fd);
 }
 
+/* Nothing of a handler that never ran is left: no process, no fds, no marker. */
+static void
+fx_expect_nothing_left(struct fx *f)
+{
+	assert_int_equal(f->run.pid, 0);
+	assert_int_equal(f->run.pidfd, -1);
+	assert_int_equal(f->run.out_fd, -1);
+	assert_int_equal(f->run.log_fd, -1);
+	assert_null(f->run.nest);
+	assert_int_equal(faccessat(f->dirfd, "marker", F_OK, 0), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 /* The record cannot be written: the handler never runs, nothing is left. */
 static void
 test_spawn_record_fails(void **state)
@@ -952,13 +965,7 @@ test_spawn_record_fails(void **state)
 	assert_int_equal(runner_start(&f->spec, f->dirfd, 1 << 20, &rec,
 				      &f->run, err, sizeof(err)), -EBADF);
 	assert_non_null(strstr(err, "db/running"));
-	assert_int_equal(f->run.pid, 0);
-	assert_int_equal(f->run.pidfd, -1);
-	assert_int_equal(f->run.out_fd, -1);
-	assert_int_equal(f->run.log_fd, -1);
-	assert_null(f->run.nest);
-	assert_int_equal(faccessat(f->dirfd, "marker", F_OK, 0), -1);
-	assert_int_equal(errno, ENOENT);
+	fx_expect_nothing_left(f);
 
 	/* Started beside us: its failure shows at the reap. */
 	f->spec.beside = true;
@@ -970,13 +977,7 @@ test_spawn_record_fails(void **state)
 	assert_int_equal(f->st.exit_code, 127);
 	assert_string_equal(f->run.last_err, "handler set-up: write "
 			    "db/running: Bad file descriptor");
-	assert_int_equal(f->run.pid, 0);
-	assert_int_equal(f->run.pidfd, -1);
-	assert_int_equal(f->run.out_fd, -1);
-	assert_int_equal(f->run.log_fd, -1);
-	assert_null(f->run.nest);
-	assert_int_equal(faccessat(f->dirfd, "marker", F_OK, 0), -1);
-	assert_int_equal(errno, ENOENT);
+	fx_expect_nothing_left(f);
 	/* Nothing was logged: it never reached the handler's stdio. */
 	assert_int_equal(faccessat(f->dirfd, JOB_ID ".log", F_OK, 0), -1);
 	close(fd);
