@@ -12,7 +12,7 @@ if ! command -v strace >/dev/null 2>&1; then
 	echo "1..0 # SKIP strace is not installed"
 	exit 0
 fi
-plan 6
+plan 7
 # Eight handlers of 30 ms each: one ends every few ms, each while others
 # still run and nothing else is waiting, the case grouping is for.
 WORKERS=8 CONCURRENCY=8 TEST_COMMAND="/bin/sleep, '0.03'" setup
@@ -37,7 +37,11 @@ perl -e '
 wait_for 60 count_is completed "$N"
 ok $? "$N jobs completed"
 # The last outcomes are committed within a flush period.
-sleep 0.5
+committed() {
+	[ "$(cli list --state completed --json | jq length)" -eq "$1" ]
+}
+wait_for 5 committed "$N"
+ok $? "their outcomes are committed"
 kill "$sp" 2>/dev/null
 wait "$sp" 2>/dev/null
 # Each flush's start, in ms: its first fsync after the last fdatasync.
@@ -64,7 +68,7 @@ wait_for 10 sh -c "grep -q '^TracerPid:[[:space:]]*$sp\$' /proc/$DPID/status"
 drop idle.yaml vidle test
 wait_for 10 count_is completed $((N + 1))
 ok $? "a job dropped into the idle daemon completes"
-sleep 0.3
+wait_for 5 committed $((N + 1))
 kill "$sp" 2>/dev/null
 wait "$sp" 2>/dev/null
 # The calls from the acceptance's rename (within pending) to the claim's.
