@@ -26,35 +26,6 @@
 
 #define CGROUP_PROBE "probe@0"
 
-/* Read a small file at dirfd/name into buf (NUL-terminated). */
-static int
-cgroup_read(int dirfd, const char *name, char *buf, size_t len)
-{
-	ssize_t n;
-	size_t at = 0;
-	int fd;
-
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	while (at + 1 < len) {
-		n = read(fd, buf + at, len - 1 - at);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			return -e;
-		}
-		if (n == 0)
-			break;
-		at += (size_t)n;
-	}
-	buf[at] = '\0';
-	close(fd);
-	return 0;
-}
-
 static int
 cgroup_write(int dirfd, const char *name, const char *s)
 {
@@ -148,7 +119,7 @@ cgroup_proc_path(pid_t pid, char path[PATH_MAX])
 		snprintf(file, sizeof(file), "/proc/self/cgroup");
 	else
 		snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)pid);
-	if ((r = cgroup_read(AT_FDCWD, file, buf, sizeof(buf))) < 0)
+	if ((r = util_file_read_at(AT_FDCWD, file, buf, sizeof(buf), NULL)) < 0)
 		return r == -ENOENT ? -ESRCH : r;
 	for (p = buf; p != NULL && *p != '\0'; p = nl) {
 		nl = strchr(p, '\n');
@@ -408,7 +379,8 @@ cgroup_populated(int fd)
 	char buf[256], *p;
 	int r;
 
-	if ((r = cgroup_read(fd, "cgroup.events", buf, sizeof(buf))) < 0)
+	if ((r = util_file_read_at(fd, "cgroup.events", buf,
+				    sizeof(buf), NULL)) < 0)
 		return r;
 	p = strstr(buf, "populated ");
 	if (p == NULL || (p != buf && p[-1] != '\n'))

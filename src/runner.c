@@ -1605,9 +1605,6 @@ runner_abandon(struct run *run)
 
 /* ---- adoption and /proc ---- */
 
-static int runner_file_read(const char *path, char *buf, size_t len,
-			    size_t *got);
-
 /* Is pid a zombie ("pid (comm) Z ...")? */
 static bool
 runner_proc_zombie(pid_t pid)
@@ -1616,7 +1613,7 @@ runner_proc_zombie(pid_t pid)
 	size_t got;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (runner_file_read(path, buf, sizeof(buf), &got) < 0)
+	if (util_file_read_at(AT_FDCWD, path, buf, sizeof(buf), &got) < 0)
 		return false;
 	p = strrchr(buf, ')');
 	return p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
@@ -1668,34 +1665,6 @@ fail:
 	return r;
 }
 
-/* Read a small file whole (at most len - 1 bytes), NUL-terminated. */
-static int
-runner_file_read(const char *path, char *buf, size_t len, size_t *got)
-{
-	size_t off = 0;
-	int fd, r = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	while (off + 1 < len) {
-		ssize_t n = read(fd, buf + off, len - 1 - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	buf[off] = '\0';
-	*got = off;
-	return r;
-}
-
 int
 runner_proc_start(pid_t pid, uint64_t *ticks)
 {
@@ -1707,7 +1676,7 @@ runner_proc_start(pid_t pid, uint64_t *ticks)
 	if (pid <= 0)
 		return -ESRCH;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	r = runner_file_read(path, buf, sizeof(buf), &got);
+	r = util_file_read_at(AT_FDCWD, path, buf, sizeof(buf), &got);
 	if (r == -ENOENT)
 		return -ESRCH;
 	if (r < 0)
@@ -1728,8 +1697,8 @@ runner_boot_id(void)
 
 	if (id[0] != '\0')
 		return id;
-	if (runner_file_read("/proc/sys/kernel/random/boot_id", buf,
-			      sizeof(buf), &got) < 0)
+	if (util_file_read_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id",
+			      buf, sizeof(buf), &got) < 0)
 		return NULL;
 	while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' '))
 		got--;

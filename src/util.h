@@ -41,6 +41,15 @@ const char *util_time_format(int64_t ms, char buf[RFC3339_LEN]);
 /* True when s matches [A-Za-z0-9][A-Za-z0-9._-]{0,max-1}. */
 bool util_name_valid(const char *s, size_t max);
 
+/*
+ * Read the small file name (relative to dirfd, or AT_FDCWD) whole, up to
+ * len - 1 bytes, into buf, NUL-terminated; *got (may be NULL) gets the
+ * length. Opened O_NOFOLLOW. 0 or a negative errno; on a read error buf
+ * holds what came before it.
+ */
+int util_file_read_at(int dirfd, const char *name, char *buf, size_t len,
+		      size_t *got);
+
 /* Wall clock in ms. Tests pass their own times to the pure functions. */
 int64_t util_now_ms(void);
 /* CLOCK_MONOTONIC in ms, for durations. */

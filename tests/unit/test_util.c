@@ -5,12 +5,16 @@
  * input, so the table stays readable and the failure stays precise.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -383,6 +387,63 @@ test_clocks(void **state)
 	assert_true(b >= a);
 }
 
+/* Small files read whole, cut at the buffer, never through a symlink. */
+static void
+test_file_read_at(void **state)
+{
+	static const struct {
+		const char *name;   /* in the test directory */
+		size_t len;         /* buffer size */
+		int rc;
+		const char *want;   /* NULL: not looked at */
+	} cases[] = {
+		{"short", 64, 0, "populated 0\nfrozen 0\n"},
+		{"short", 10, 0, "populated"},
+		{"short", 1, 0, ""},
+		{"empty", 8, 0, ""},
+		{"missing", 8, -ENOENT, NULL},
+		{"link", 64, -ELOOP, NULL},
+		{"dir", 64, -EISDIR, NULL},
+	};
+	char dir[] = "/tmp/test_util.XXXXXX", buf[64], path[64];
+	int dfd, fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	fd = openat(dfd, "short", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "populated 0\nfrozen 0\n", 21), 21);
+	close(fd);
+	fd = openat(dfd, "empty", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(symlinkat("short", dfd, "link"), 0);
+	assert_int_equal(mkdirat(dfd, "dir", 0700), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t got = 999;
+		memset(buf, 'x', sizeof(buf));
+		assert_int_equal(util_file_read_at(dfd, cases[i].name, buf,
+						   cases[i].len, &got),
+				 cases[i].rc);
+		if (cases[i].want == NULL)
+			continue;
+		assert_string_equal(buf, cases[i].want);
+		assert_int_equal(got, strlen(cases[i].want));
+	}
+	/* AT_FDCWD and a path, as /proc files are read. */
+	snprintf(path, sizeof(path), "%s/short", dir);
+	assert_int_equal(util_file_read_at(AT_FDCWD, path, buf, 8, NULL), 0);
+	assert_string_equal(buf, "populat");
+	unlinkat(dfd, "short", 0);
+	unlinkat(dfd, "empty", 0);
+	unlinkat(dfd, "link", 0);
+	unlinkat(dfd, "dir", AT_REMOVEDIR);
+	close(dfd);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -397,6 +458,7 @@ main(void)
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_seterr),
 		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_file_read_at),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
