@@ -250,6 +250,7 @@ struct daemon {
 	size_t nold_slots;
 	int64_t metrics_at;           /* mono ms: the next metrics file */
 	int64_t flushed_at;           /* mono ms: the last flush */
+	int64_t timer_at;             /* mono ms the timerfd is set for */
 	size_t trim_ops;              /* changes committed since store_trim() */
 	int64_t prune_from[2];        /* completed, failed: history time reached */
 	uint64_t rnd;
@@ -2517,10 +2518,18 @@ arm_timer(struct daemon *d)
 	if (d->stopping && d->stop_deadline < at)
 		at = d->stop_deadline;
 	if (at <= now)
-		at = now + 1; /* an absolute zero would disarm it */
-	its.it_value.tv_sec = (time_t)((at - now) / 1000);
-	its.it_value.tv_nsec = (long)((at - now) % 1000) * 1000000;
-	timerfd_settime(d->tfd, 0, &its, NULL);
+		at = now + 1;
+	/*
+	 * Absolute, so that a pass that finds the same next deadline (most
+	 * passes of a burst) need not set it again. One that has expired
+	 * was due at or before now, so it is never the same as a new one.
+	 */
+	if (at == d->timer_at)
+		return;
+	its.it_value.tv_sec = (time_t)(at / 1000);
+	its.it_value.tv_nsec = (long)(at % 1000) * 1000000;
+	if (timerfd_settime(d->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		d->timer_at = at;
 }
 
 /* ---- directory events ---- */
