@@ -168,7 +168,6 @@ runner_sys(long n, long a, long b, long c, long d)
 #define RUNNER_SYS(n, a, b, c, d) \
 	runner_sys((n), (long)(a), (long)(b), (long)(c), (long)(d))
 
-
 /* ---- small helpers ---- */
 
 static void
@@ -541,7 +540,7 @@ runner_child_fail(struct runner_child *c, const char *what, const char *path,
 		(void)RUNNER_SYS(SYS_exit_group, 127, 0, 0, 0);
 }
 
-/* The whole of "/proc/self/stat"'s start time, the slow way. */
+/* The start time as /proc/self/stat gives it: the slow way. */
 static RUNNER_CHILD int
 runner_child_proc_ticks(struct runner_child *c)
 {
