@@ -1,15 +1,22 @@
 /*
  * log.c - key=value lines on stderr. See log.h.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "log.h"
 
+#define LOG_HELD_MAX 16384
+
 static const char *log_prog = "syncspool";
 static bool log_syslog;
+static bool log_held_on;
+static char log_held[LOG_HELD_MAX];
+static size_t log_nheld;
 
 void
 log_init(const char *prog)
@@ -20,11 +27,55 @@ log_init(const char *prog)
 void
 log_use_syslog(bool on)
 {
+	log_flush();
 	if (on && !log_syslog)
 		openlog(log_prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	else if (!on && log_syslog)
 		closelog();
 	log_syslog = on;
+}
+
+void
+log_hold(bool on)
+{
+	if (!on)
+		log_flush();
+	log_held_on = on;
+}
+
+void
+log_flush(void)
+{
+	size_t off = 0;
+
+	while (off < log_nheld) {
+		ssize_t n = write(STDERR_FILENO, log_held + off,
+				  log_nheld - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* nowhere to say so: the lines are lost */
+		off += (size_t)n;
+	}
+	log_nheld = 0;
+}
+
+/* Keep line (and its newline) for log_flush(); false if it cannot be. */
+static bool
+log_keep(enum log_level level, const char *line)
+{
+	size_t len = strlen(line);
+
+	if (len + 1 > sizeof(log_held))
+		return false;
+	if (log_nheld + len + 1 > sizeof(log_held))
+		log_flush();
+	memcpy(log_held + log_nheld, line, len);
+	log_held[log_nheld + len] = '\n';
+	log_nheld += len + 1;
+	if (level == LOG_LEVEL_ERROR)
+		log_flush();
+	return true;
 }
 
 void
@@ -47,6 +98,9 @@ log_msg(enum log_level level, const char *fmt, ...)
 		syslog(prio[level], "%s", line);
 		return;
 	}
+	if (log_held_on && log_keep(level, line))
+		return;
+	log_flush();
 	/* One write per line, so lines from one process never interleave. */
 	fprintf(stderr, "%s\n", line);
 }

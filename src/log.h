@@ -18,6 +18,17 @@ void log_init(const char *prog);
 void log_use_syslog(bool on);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * Hold stderr lines in memory until log_flush(), which writes them all
+ * with one write(2): the daemon's loop flushes once a pass, before it
+ * sleeps, instead of writing three lines a job one by one. An error line
+ * is written at once, with what was held before it, and so is a line
+ * that finds the buffer (16 KiB) full. A process killed mid-pass loses
+ * that pass's held lines, never a job. Off by default; syslog(3) lines
+ * are never held.
+ */
+void log_hold(bool on);
+void log_flush(void);
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

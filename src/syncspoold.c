@@ -3601,6 +3601,8 @@ loop(struct daemon *d)
 		int n;
 
 		arm_timer(d);
+		/* The pass's lines, in one write, before the loop sleeps. */
+		log_flush();
 		n = epoll_wait(d->epfd, evs, 64, -1);
 		if (n < 0 && errno != EINTR) {
 			log_error("event=epoll_failed error=\"%s\"",
@@ -3735,6 +3737,8 @@ main(int argc, char **argv)
 		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
 			return EX_OSERR;
 	log_init("syncspoold");
+	log_hold(true);
+	atexit(log_flush);
 	/*
 	 * Handlers run as our user: were we dumpable, any of them could read
 	 * our environment and memory, and open our descriptors (the lock,
@@ -3822,6 +3826,7 @@ main(int argc, char **argv)
 	daemon_free(&d);
 	return rc;
 fail:
+	log_flush(); /* what came before it, first */
 	fprintf(stderr, "syncspoold: %s\n", err);
 	daemon_free(&d);
 	return rc;
