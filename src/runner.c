@@ -1591,6 +1591,33 @@ runner_reap(struct run *run, struct run_status *st)
 	return 0;
 }
 
+int
+runner_peek(const struct run *run, struct run_status *st)
+{
+	siginfo_t si;
+	int r;
+
+	st->exit_code = -1;
+	st->signal = 0;
+	st->duration_ms = 0;
+	if (run->adopted || run->pid <= 1 || run->pidfd < 0)
+		return -EINVAL;
+	memset(&si, 0, sizeof(si));
+	do
+		r = waitid(P_PIDFD, (id_t)run->pidfd, &si,
+			   WEXITED | WNOHANG | WNOWAIT);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (si.si_pid == 0)
+		return -EAGAIN;
+	if (si.si_code == CLD_EXITED)
+		st->exit_code = si.si_status;
+	else
+		st->signal = si.si_status; /* CLD_KILLED or CLD_DUMPED */
+	return 0;
+}
+
 void
 runner_abandon(struct run *run)
 {

@@ -33,6 +33,7 @@
  *                     trace in the log, and a job none of whose attempts
  *                     printed anything has no log file at all.
  *   runner_signal()   signal the handler's whole process group.
+ *   runner_peek()     once pidfd is readable: its exit status, not reaped.
  *   runner_reap()     once pidfd is readable: SIGKILL whatever is left in
  *                     the group (before reaping, so the group id cannot be
  *                     reused) and in its cgroup, reap the handler, drain
@@ -208,6 +209,14 @@ int runner_signal(struct run *run, int sig);
  * known (adopted, or reaped by someone else) st has exit_code -1, signal 0.
  */
 int runner_reap(struct run *run, struct run_status *st);
+/*
+ * How the handler exited, without reaping it (waitid's WNOWAIT): until
+ * runner_reap() its pid, and so its group id, stay ours. 0 and *st's
+ * exit_code or signal (duration_ms 0); -EAGAIN while it runs; -EINVAL
+ * for an adopted handler or one never started; another -errno when the
+ * status cannot be read.
+ */
+int runner_peek(const struct run *run, struct run_status *st);
 
 /*
  * 0 and a filled *run when pid is alive with that start time this boot;

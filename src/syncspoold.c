@@ -186,6 +186,7 @@ struct drun {
 	bool timed_out;
 	bool cancelled;               /* its file left processing */
 	bool exited;                  /* pidfd readable; reap pending */
+	bool freed;                   /* exited 0: its sched place given back */
 	/* Set at the reap: what the attempt's end means. */
 	bool reaped;
 	struct run_status rs;
@@ -1308,7 +1309,8 @@ run_conclude(struct daemon *d, struct drun *r)
 			 strerror(r->run.log_errno));
 	r->reaped = true;
 	slot_release_later(d, r);
-	sched_done(&d->sched, j->sj.group);
+	if (!r->freed)
+		sched_done(&d->sched, j->sj.group);
 	snprintf(rname, sizeof(rname), "%s.result", j->id);
 	if (r->result[0] == '\0')
 		runner_result_read(d->sp.logs_fd, rname, r->result);
@@ -2322,20 +2324,52 @@ runs_check(struct daemon *d)
 static void schedule(struct daemon *d);
 
 /*
+ * Did r's handler exit 0, and will its job so complete? Asked before the
+ * reap, from the exit status alone (runner_peek()): set-up and exec
+ * failures exit 127, and the rest of run_conclude()'s cases are known.
+ */
+static bool
+run_clean_exit(struct daemon *d, struct drun *r)
+{
+	struct run_status st;
+
+	if (r->persistent || r->timed_out || r->run.adopted ||
+	    config_provider(&d->cfg, djob_provider(r->job)) == NULL)
+		return false;
+	return runner_peek(&r->run, &st) == 0 && st.exit_code == 0 &&
+	       st.signal == 0;
+}
+
+/*
  * Reap every handler that exited, and move its job on. When all of them
- * succeeded, the slots they free get their next jobs before the finished
- * ones are moved and recorded: that work (a rename, a log line, the
- * records) is then not between one handler's end and the next's start.
- * A failure is recorded first, since it may open the provider's breaker
- * or hold its venue back.
+ * exited 0, the places they free in the schedule get their next jobs
+ * first: concluding them (the reap, their pipes, their cgroups), moving
+ * and recording them is then not between one handler's end and the
+ * next's start. A failure is concluded and recorded first, since it may
+ * open the provider's breaker or hold its venue back.
  */
 static void
 runs_reap(struct daemon *d)
 {
 	int64_t now = util_mono_ms();
 	struct drun *r, *next;
-	bool ok = true, any = false;
+	bool clean = true, any = false;
 
+	for (r = d->runs; r != NULL && clean; r = r->next) {
+		if (!r->exited || r->reaped)
+			continue;
+		any = true;
+		clean = run_clean_exit(d, r);
+	}
+	if (any && clean) {
+		for (r = d->runs; r != NULL; r = r->next) {
+			if (!r->exited || r->reaped)
+				continue;
+			sched_done(&d->sched, r->job->sj.group);
+			r->freed = true;
+		}
+		schedule(d);
+	}
 	for (r = d->runs; r != NULL; r = r->next) {
 		if (!r->exited || r->reaped)
 			continue;
@@ -2346,11 +2380,7 @@ runs_reap(struct daemon *d)
 		if (r->run.err_fd >= 0)
 			epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->run.err_fd, NULL);
 		run_conclude(d, r);
-		any = true;
-		ok = ok && r->to == STATE_COMPLETED && r->ev == EV_COMPLETED;
 	}
-	if (any && ok)
-		schedule(d);
 	for (r = d->runs; r != NULL; r = next) {
 		next = r->next;
 		if (!r->exited || !r->reaped || now < r->retry_at)

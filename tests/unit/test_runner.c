@@ -1285,6 +1285,63 @@ test_spawn_quiet_no_log(void **state)
 	free(body);
 }
 
+/*
+ * runner_peek(): the exit status while the handler stays a zombie, as
+ * often as asked, and runner_reap() then finds the same; -EAGAIN while
+ * it runs; -EINVAL with nothing started.
+ */
+static void
+test_spawn_peek(void **state)
+{
+	static const struct {
+		const char *name, *script;
+		bool beside;
+		int exit_code, signal;
+	} rows[] = {
+		{"exit 0", "exit 0", false, 0, 0},
+		{"exit 0 beside", "exit 0", true, 0, 0},
+		{"exit 3", "exit 3", true, 3, 0},
+		{"killed", "kill -KILL $$", true, -1, SIGKILL},
+	};
+	struct fx *f = *state;
+	struct run_status st;
+
+	assert_int_equal(runner_peek(&f->run, &st), -EINVAL);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int64_t deadline = util_mono_ms() + DEADLINE_MS;
+		char proc[32], script[256];
+		pid_t pid;
+
+		print_message("peek: %s\n", rows[i].name);
+		unlinkat(f->dirfd, "go", 0);
+		snprintf(script, sizeof(script), "while [ ! -e %s/go ]; do "
+			 "sleep 0.01; done; %s", f->dir, rows[i].script);
+		fx_sh(f, script);
+		f->spec.beside = rows[i].beside;
+		fx_start(f, 1 << 20);
+		pid = f->run.pid;
+		assert_int_equal(runner_peek(&f->run, &st), -EAGAIN);
+		fx_write(f, "go", "", 0);
+		while (!fx_pump(f, fx_left(deadline)))
+			assert_true(fx_left(deadline) > 0);
+		for (int round = 0; round < 2; round++) {
+			memset(&st, 0x55, sizeof(st));
+			assert_int_equal(runner_peek(&f->run, &st), 0);
+			assert_int_equal(st.exit_code, rows[i].exit_code);
+			assert_int_equal(st.signal, rows[i].signal);
+			assert_int_equal(st.duration_ms, 0);
+		}
+		/* Not reaped: the zombie, and so its group id, is ours still. */
+		snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
+		assert_int_equal(access(proc, F_OK), 0);
+		fx_finish(f);
+		assert_int_equal(f->st.exit_code, rows[i].exit_code);
+		assert_int_equal(f->st.signal, rows[i].signal);
+		assert_int_equal(runner_peek(&f->run, &st), -EINVAL);
+		unlinkat(f->dirfd, JOB_ID ".log", 0);
+	}
+}
+
 #define SPAWN(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 
 int
@@ -1317,6 +1374,7 @@ main(void)
 		SPAWN(test_demo_handler),
 		SPAWN(test_misc_errors),
 		SPAWN(test_spawn_quiet_no_log),
+		SPAWN(test_spawn_peek),
 	};
 
 	/* The fd 0 test needs 0-2 open to begin with; a harness may not. */
