@@ -14,6 +14,8 @@
 #   BENCH_BIN              where floor, handler-stamp, handler-persist and
 #                          fill-history are
 #   BENCH_JOBS=20000       jobs in each throughput burst
+#   BENCH_ROUNDS=3         bursts of syncspoold, floor and naive each, taken
+#                          in turn; each figure is the median round's
 #   BENCH_PRESENT=1000     jobs already in pending when each program starts
 #   BENCH_DROPS=1000       single drops for the latency
 #   BENCH_PENDING=100000   jobs pending at start-up for the scale run
@@ -58,6 +60,8 @@ ONLY=${BENCH_ONLY:-throughput latency idle scale history move}
 STAMPED=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${BENCH_OUT:-$BIN/bench-$STAMPED.json}
 VENUES=1000   # the burst's jobs are spread over this many venues
+ROUNDS=${BENCH_ROUNDS:-3}
+case $ROUNDS in ''|*[!0-9]*|0) echo "run.sh: BENCH_ROUNDS must be a number >= 1" >&2; exit 64 ;; esac
 
 for p in "$SYNCSPOOLD" "$SYNCSPOOL" "$FLOOR" "$STAMP" "$FILL" "$BIN/handler-persist"; do
 	[ -x "$p" ] || { echo "run.sh: $p is missing; run make bench" >&2; exit 69; }
@@ -356,6 +360,42 @@ burst() {
 	# deleted inodes").
 }
 
+# keep_round NAME R: NAME's figures of the burst just run, kept as round R
+# (NAME_rR_...); the next burst of NAME overwrites NAME_... .
+keep_round() {
+	for _k in "${!RES[@]}"; do
+		case $_k in
+		"$1"_r[0-9]*_*) ;;
+		"$1"_*) [ "$1" = floor ] && case $_k in floor_dirsync_*) continue ;; esac
+			RES[$1_r$2_${_k#"$1"_}]=${RES[$_k]} ;;
+		esac
+	done
+}
+
+# pick_median NAME: NAME's figures become those of its median round by
+# jobs/s (of an even count, the slower middle one); NAME_rounds lists each
+# round's jobs/s in order, and the missed files are those of all rounds,
+# since every burst must miss none.
+pick_median() {
+	_med=$(for _r in $(seq 1 "$ROUNDS"); do
+		echo "$(res "$1_r${_r}_jobs_per_s") $_r"
+	done | sort -g | sed -n "$(( (ROUNDS + 1) / 2 ))p" | cut -d' ' -f2)
+	[ -n "$_med" ] || return
+	for _k in "${!RES[@]}"; do
+		case $_k in "$1"_r"$_med"_*) RES[$1_${_k#"$1"_r"$_med"_}]=${RES[$_k]} ;; esac
+	done
+	_all= _miss=0 _pmiss=0
+	for _r in $(seq 1 "$ROUNDS"); do
+		_all="$_all${_all:+ / }$(fmt "$(res "$1_r${_r}_jobs_per_s")" 0)"
+		_miss=$((_miss + $(res "$1_r${_r}_missed")))
+		_pmiss=$((_pmiss + $(res "$1_r${_r}_present_missed")))
+	done
+	set_res "$1_rounds" "$_all"
+	set_res "$1_median_round" "$_med"
+	set_res "$1_missed" "$_miss"
+	set_res "$1_present_missed" "$_pmiss"
+}
+
 # ---- 2. latency, and 4. idle ------------------------------------------
 
 latency() {
@@ -645,9 +685,14 @@ for part in $ONLY; do
 	CUR=$part
 	case $part in
 	throughput)
-		burst syncspoold
-		burst floor
-		burst naive
+		# In turn, so that a slow spell of the machine is shared.
+		for _round in $(seq 1 "$ROUNDS"); do
+			for _b in syncspoold floor naive; do
+				burst "$_b"
+				keep_round "$_b" "$_round"
+			done
+		done
+		for _b in syncspoold floor naive; do pick_median "$_b"; done
 		burst persistent
 		[ "${BENCH_FLOOR_DIRSYNC:-1}" = 1 ] && burst floor_dirsync ;;
 	syncspoold|persistent|naive|floor|floor_dirsync) burst "$part" ;;
@@ -720,11 +765,12 @@ echo "(persistent = syncspoold with the provider in mode: persistent; floor = te
 echo
 row "" syncspoold persistent naive floor target result
 row "throughput, jobs/s ($N_BURST burst)" "$(fmt "$S" 1)" "$(fmt "$P" 1)" "$(fmt "$N" 1)" "$(fmt "$F" 1)"
+[ -n "$(d syncspoold_rounds)" ] && echo "  (the median of $ROUNDS rounds each; syncspoold $(d syncspoold_rounds), naive $(d naive_rounds), floor $(d floor_rounds))"
 row "  of the floor" "$(of_floor "$S")" "$(of_floor "$P")" "$(of_floor "$N")" "$(of_floor "$F")" ">= 90%" "$v_floor"
 row "  persistent / floor" "" "$(fmt "$(d ratio_persistent_floor)" 2)x" "" "" ">= 3x, 0 missed" "$v_pers"
 row "  syncspoold / naive" "$(fmt "$(d ratio_naive)" 2)x" "" "" "" ">= 5x" "$v_naive"
-row "  missed of the burst" "$(d syncspoold_missed)" "$(d persistent_missed)" "$(d naive_missed)" "$(d floor_missed)" "0 (both rows)" "$v_missed"
-row "  missed of $N_PRESENT present at start" "$(d syncspoold_present_missed)" "$(d persistent_present_missed)" "$(d naive_present_missed)" "$(d floor_present_missed)"
+row "  missed of the burst, all rounds" "$(d syncspoold_missed)" "$(d persistent_missed)" "$(d naive_missed)" "$(d floor_missed)" "0 (both rows)" "$v_missed"
+row "  missed of $N_PRESENT present, all rounds" "$(d syncspoold_present_missed)" "$(d persistent_present_missed)" "$(d naive_present_missed)" "$(d floor_present_missed)"
 row "  failed" "$(d syncspoold_failed)" "$(d persistent_failed)" "$(d naive_failed)" "$(d floor_failed)"
 row "  daemon's own CPU per job, ms" "$(fmt "$(d syncspoold_cpu_ms_per_job)" 3)" "$(fmt "$(d persistent_cpu_ms_per_job)" 3)"
 row "  floor -d (+ dir fsyncs), jobs/s" "" "" "" "$(fmt "$(d floor_dirsync_jobs_per_s)" 1)"
