@@ -102,13 +102,12 @@
  * the pages written per job fall as more jobs share one: 10 ms grouped
  * about 4 jobs and wrote 15 pages a job at 1,500 jobs/s; 50 ms took the
  * throughput of a no-op handler up by about 12 %. A flush holds up the
- * loop, and handlers that end meanwhile wait for it. At 100 ms a burst
- * of 20,000 no-op jobs spent 1.4 s in flushes, 14 % of its time; at
- * 250 ms, 0.9 s, since more jobs share each page (session 5, in
- * tests/bench/README.md). History lags the files by this much at most
- * while jobs stream; an idle daemon flushes at once.
+ * loop (a commit of 50 ms of such jobs took 7 ms, two thirds of it CPU),
+ * and handlers that end meanwhile wait for it: 100 ms gained another
+ * 5-10 %. History lags the files by this much at most while jobs
+ * stream; an idle daemon flushes at once.
  */
-#define FLUSH_MS 250
+#define FLUSH_MS 100
 #define FLUSH_MAX_OPS 8192    /* ... unless this many changes wait */
 /*
  * Committed changes between store_trim()s: every commit. A read fault on
