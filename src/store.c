@@ -42,7 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -124,18 +126,29 @@ struct store_prune {
 
 #define STORE_BATCH_KEEP (1024 * 1024)
 
-struct store {
-	MDB_env *env;
-	MDB_dbi dbi[DB_COUNT];
-	bool writable;
-	bool busy;   /* a transaction of ours is open */
-	bool broken; /* a remap failed: LMDB has no map; only close is safe */
+/*
+ * A batch: the store's own queue, or one taken out of it (store_batch_take())
+ * under an id (epoch, seq) that its commit records in meta ("batch").
+ */
+struct store_batch {
 	struct store_op *ops;
 	size_t nops;
 	size_t cap;
 	unsigned char *arena;
 	size_t arena_len;
 	size_t arena_cap;
+	bool has_id;
+	uint64_t epoch;
+	uint64_t seq;
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	bool writable;
+	bool busy;   /* a transaction of ours is open */
+	bool broken; /* a remap failed: LMDB has no map; only close is safe */
+	struct store_batch q; /* the changes queued since the last commit */
 	unsigned char buf[RECORD_MAX]; /* vpstat encoding scratch */
 	void *map_lo;                  /* the data file's mapping, for */
 	size_t map_len, map_size;      /* store_trim(); map_size it was for */
@@ -144,6 +157,7 @@ struct store {
 /* One write (or, at open, read) transaction and where its errors go. */
 struct store_txn {
 	struct store *st;
+	const struct store_batch *b; /* what store_apply_batch() applies */
 	MDB_txn *txn;
 	int mdb_rc; /* the LMDB error that failed it, to spot MDB_MAP_FULL */
 	char *err;
@@ -717,7 +731,7 @@ store_seq_load(struct store_txn *t, uint64_t *seq)
 static int
 store_apply_op(struct store_txn *t, const struct store_op *op, uint64_t *seq)
 {
-	const unsigned char *p = t->st->arena + op->off;
+	const unsigned char *p = t->b->arena + op->off;
 	struct store_prune pr;
 	struct jobrec r;
 	struct event e;
@@ -745,20 +759,58 @@ store_apply_op(struct store_txn *t, const struct store_op *op, uint64_t *seq)
 	abort(); /* not an op kind */
 }
 
+/*
+ * A batch with an id records it in meta ("batch": epoch and seq, u64
+ * big-endian each) in the transaction that applies it, and is skipped
+ * when that id, or a later one of the same epoch, is there already: it
+ * was committed before, by a process that died before it could say so.
+ */
+static int
+store_batch_applied(struct store_txn *t, bool *applied)
+{
+	MDB_val v;
+	int rc;
+
+	*applied = false;
+	rc = store_txn_get(t, DB_META, "batch", 5, &v);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (v.mv_size != 16) {
+		util_seterr(t->err, t->errlen, "meta \"batch\" is %zu bytes, "
+			    "not 16", v.mv_size);
+		return -EIO;
+	}
+	*applied = store_be64_get(v.mv_data) == t->b->epoch &&
+		   store_be64_get((const unsigned char *)v.mv_data + 8) >=
+			   t->b->seq;
+	return 0;
+}
+
 /* The whole batch, in the order it was queued. */
 static int
 store_apply_batch(struct store_txn *t)
 {
-	struct store *st = t->st;
+	const struct store_batch *b = t->b;
 	uint64_t seq, seq0;
-	unsigned char be[8];
+	unsigned char be[16];
+	bool applied;
 	int rc = 0;
 
+	if (b->has_id) {
+		if ((rc = store_batch_applied(t, &applied)) < 0 || applied)
+			return rc;
+		store_be64_put(be, b->epoch);
+		store_be64_put(be + 8, b->seq);
+		if ((rc = store_txn_put(t, DB_META, "batch", 5, be, 16, 0)) < 0)
+			return rc;
+	}
 	if ((rc = store_seq_load(t, &seq)) < 0)
 		return rc;
 	seq0 = seq;
-	for (size_t i = 0; i < st->nops && rc == 0; i++)
-		rc = store_apply_op(t, &st->ops[i], &seq);
+	for (size_t i = 0; i < b->nops && rc == 0; i++)
+		rc = store_apply_op(t, &b->ops[i], &seq);
 	if (rc < 0 || seq == seq0)
 		return rc;
 	store_be64_put(be, seq);
@@ -837,10 +889,10 @@ fail:
  * pass SIZE_MAX, so this ends.
  */
 static int
-store_write(struct store *st, int (*fn)(struct store_txn *), char *err,
-	    size_t errlen)
+store_write(struct store *st, const struct store_batch *b,
+	    int (*fn)(struct store_txn *), char *err, size_t errlen)
 {
-	struct store_txn t = {.st = st, .err = err, .errlen = errlen};
+	struct store_txn t = {.st = st, .b = b, .err = err, .errlen = errlen};
 	int rc;
 
 	assert(!st->busy);
@@ -852,6 +904,17 @@ store_write(struct store *st, int (*fn)(struct store_txn *), char *err,
 		}
 		t.mdb_rc = 0;
 		rc = mdb_txn_begin(st->env, NULL, 0, &t.txn);
+		if (rc == MDB_MAP_RESIZED) {
+			/*
+			 * Another writer of this environment (the daemon's
+			 * committer) grew the map past ours: adopt its size,
+			 * as a reader does.
+			 */
+			if ((rc = mdb_env_set_mapsize(st->env, 0)) != 0)
+				st->broken = true;
+			else
+				rc = mdb_txn_begin(st->env, NULL, 0, &t.txn);
+		}
 		if (rc != 0) {
 			/* After a failed meta page write LMDB refuses all. */
 			if (rc == MDB_PANIC)
@@ -1375,7 +1438,7 @@ store_open(const char *dir, bool writable, struct store **out, char *err,
 		goto fail;
 	}
 	if (writable)
-		rc = store_write(st, store_open_dbs, err, errlen);
+		rc = store_write(st, NULL, store_open_dbs, err, errlen);
 	else
 		rc = store_open_readonly(st, dir, err, errlen);
 	if (rc < 0)
@@ -1395,8 +1458,8 @@ store_close(struct store *st)
 	assert(!st->busy);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
-	free(st->ops);
-	free(st->arena);
+	free(st->q.ops);
+	free(st->q.arena);
 	free(st);
 }
 
@@ -1479,23 +1542,23 @@ store_op_reserve(struct store *st, size_t len)
 	unsigned char *arena;
 
 	assert(st->writable);
-	if (st->nops == st->cap) {
-		size_t cap = st->cap != 0 ? st->cap * 2 : 16;
+	if (st->q.nops == st->q.cap) {
+		size_t cap = st->q.cap != 0 ? st->q.cap * 2 : 16;
 
-		if ((ops = reallocarray(st->ops, cap, sizeof(*ops))) == NULL)
+		if ((ops = reallocarray(st->q.ops, cap, sizeof(*ops))) == NULL)
 			return -ENOMEM;
-		st->ops = ops;
-		st->cap = cap;
+		st->q.ops = ops;
+		st->q.cap = cap;
 	}
-	if (st->arena_cap - st->arena_len < len) {
-		size_t cap = st->arena_cap != 0 ? st->arena_cap : 4 * RECORD_MAX;
+	if (st->q.arena_cap - st->q.arena_len < len) {
+		size_t cap = st->q.arena_cap != 0 ? st->q.arena_cap : 4 * RECORD_MAX;
 
-		while (cap - st->arena_len < len)
+		while (cap - st->q.arena_len < len)
 			cap *= 2;
-		if ((arena = realloc(st->arena, cap)) == NULL)
+		if ((arena = realloc(st->q.arena, cap)) == NULL)
 			return -ENOMEM;
-		st->arena = arena;
-		st->arena_cap = cap;
+		st->q.arena = arena;
+		st->q.arena_cap = cap;
 	}
 	return 0;
 }
@@ -1504,25 +1567,25 @@ store_op_reserve(struct store *st, size_t len)
 static void
 store_op_push(struct store *st, enum store_op_kind kind, size_t len)
 {
-	assert(st->nops < st->cap && st->arena_len + len <= st->arena_cap);
-	st->ops[st->nops++] = (struct store_op){
-		.kind = kind, .off = st->arena_len, .len = len};
-	st->arena_len += len;
+	assert(st->q.nops < st->q.cap && st->q.arena_len + len <= st->q.arena_cap);
+	st->q.ops[st->q.nops++] = (struct store_op){
+		.kind = kind, .off = st->q.arena_len, .len = len};
+	st->q.arena_len += len;
 }
 
 /* After a commit: empty, and let go of what a big batch took. */
 static void
 store_batch_clear(struct store *st)
 {
-	st->nops = 0;
-	st->arena_len = 0;
-	if (st->arena_cap > STORE_BATCH_KEEP) {
-		free(st->arena);
-		free(st->ops);
-		st->arena = NULL;
-		st->ops = NULL;
-		st->arena_cap = 0;
-		st->cap = 0;
+	st->q.nops = 0;
+	st->q.arena_len = 0;
+	if (st->q.arena_cap > STORE_BATCH_KEEP) {
+		free(st->q.arena);
+		free(st->q.ops);
+		st->q.arena = NULL;
+		st->q.ops = NULL;
+		st->q.arena_cap = 0;
+		st->q.cap = 0;
 	}
 }
 
@@ -1534,7 +1597,7 @@ store_put_job(struct store *st, const struct jobrec *r)
 	if (store_op_reserve(st, RECORD_MAX) < 0)
 		return -ENOMEM;
 	/* Refuse now what could never be stored, not at every commit. */
-	n = jobrec_encode(r, st->arena + st->arena_len, RECORD_MAX);
+	n = jobrec_encode(r, st->q.arena + st->q.arena_len, RECORD_MAX);
 	if (r->id[0] == '\0' || n < 0)
 		return -EINVAL;
 	store_op_push(st, OP_PUT_JOB, (size_t)n);
@@ -1548,7 +1611,7 @@ store_add_event(struct store *st, const struct event *e)
 
 	if (store_op_reserve(st, RECORD_MAX) < 0)
 		return -ENOMEM;
-	n = event_encode(e, st->arena + st->arena_len, RECORD_MAX);
+	n = event_encode(e, st->q.arena + st->q.arena_len, RECORD_MAX);
 	/* A negative time would sort after every other one in the key. */
 	if (e->time < 0 || n < 0)
 		return -EINVAL;
@@ -1565,7 +1628,7 @@ store_del_job(struct store *st, const char *id)
 		return -EINVAL;
 	if (store_op_reserve(st, n + 1) < 0)
 		return -ENOMEM;
-	memcpy(st->arena + st->arena_len, id, n + 1);
+	memcpy(st->q.arena + st->q.arena_len, id, n + 1);
 	store_op_push(st, OP_DEL_JOB, n + 1);
 	return 0;
 }
@@ -1581,9 +1644,9 @@ store_put_meta(struct store *st, const char *key, const void *val,
 		return -EINVAL;
 	if (store_op_reserve(st, klen + 1 + len) < 0)
 		return -ENOMEM;
-	memcpy(st->arena + st->arena_len, key, klen + 1);
+	memcpy(st->q.arena + st->q.arena_len, key, klen + 1);
 	if (len != 0)
-		memcpy(st->arena + st->arena_len + klen + 1, val, len);
+		memcpy(st->q.arena + st->q.arena_len + klen + 1, val, len);
 	store_op_push(st, OP_PUT_META, klen + 1 + len);
 	return 0;
 }
@@ -1597,7 +1660,7 @@ store_prune_history(struct store *st, int64_t before, size_t max)
 		return -EINVAL;
 	if (store_op_reserve(st, sizeof(pr)) < 0)
 		return -ENOMEM;
-	memcpy(st->arena + st->arena_len, &pr, sizeof(pr));
+	memcpy(st->q.arena + st->q.arena_len, &pr, sizeof(pr));
 	store_op_push(st, OP_PRUNE_HISTORY, sizeof(pr));
 	return 0;
 }
@@ -1605,7 +1668,7 @@ store_prune_history(struct store *st, int64_t before, size_t max)
 size_t
 store_pending(const struct store *st)
 {
-	return st->nops;
+	return st->q.nops;
 }
 
 int
@@ -1614,9 +1677,9 @@ store_commit(struct store *st, char *err, size_t errlen)
 	int rc;
 
 	assert(st->writable);
-	if (st->nops == 0)
+	if (st->q.nops == 0)
 		return 0;
-	if ((rc = store_write(st, store_apply_batch, err, errlen)) < 0)
+	if ((rc = store_write(st, &st->q, store_apply_batch, err, errlen)) < 0)
 		return rc;
 	store_batch_clear(st);
 	return 0;
@@ -1825,4 +1888,200 @@ store_get_meta(struct store *st, const char *key, void *buf, size_t cap,
 	}
 	store_read_end(st, txn);
 	return rc;
+}
+
+/*
+ * Batches handed to another process: taken out of the queue whole, sent
+ * down a socket as a header, the ops and the arena (the same program
+ * reads them: only their bounds are checked), and committed there.
+ */
+#define STORE_BATCH_MAGIC 0x53534231u /* "SSB1" */
+#define STORE_BATCH_MAX_OPS (1u << 24)
+#define STORE_BATCH_MAX_BYTES (1u << 30)
+
+struct store_batch_hdr {
+	uint32_t magic;
+	uint32_t pad;
+	uint64_t epoch;
+	uint64_t seq;
+	uint64_t nops;
+	uint64_t arena_len;
+};
+
+int
+store_batch_take(struct store *st, uint64_t epoch, uint64_t seq,
+		 struct store_batch **out)
+{
+	struct store_batch *b;
+
+	assert(st->writable);
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return -ENOMEM;
+	*b = st->q;
+	b->has_id = true;
+	b->epoch = epoch;
+	b->seq = seq;
+	memset(&st->q, 0, sizeof(st->q));
+	*out = b;
+	return 0;
+}
+
+size_t
+store_batch_ops(const struct store_batch *b)
+{
+	return b->nops;
+}
+
+uint64_t
+store_batch_seq(const struct store_batch *b)
+{
+	return b->seq;
+}
+
+void
+store_batch_free(struct store_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->ops);
+	free(b->arena);
+	free(b);
+}
+
+int
+store_batch_commit(struct store *st, const struct store_batch *b, char *err,
+		   size_t errlen)
+{
+	assert(st->writable && b->has_id);
+	return store_write(st, b, store_apply_batch, err, errlen);
+}
+
+int
+store_batch_send(int fd, const struct store_batch *b)
+{
+	struct store_batch_hdr h = {
+		.magic = STORE_BATCH_MAGIC, .epoch = b->epoch, .seq = b->seq,
+		.nops = b->nops, .arena_len = b->arena_len};
+	struct iovec iov[3] = {
+		{&h, sizeof(h)},
+		{b->ops, b->nops * sizeof(*b->ops)},
+		{b->arena, b->arena_len},
+	};
+	struct iovec *v = iov;
+	int nv = 3;
+
+	while (nv > 0) {
+		struct msghdr m = {.msg_iov = v, .msg_iovlen = (size_t)nv};
+		ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		while (nv > 0 && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			nv--;
+		}
+		if (nv > 0) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Exactly n bytes; -EPIPE at end of file, with *eof_first (when asked)
+ * saying whether it came before the first byte.
+ */
+static int
+store_read_full(int fd, void *p, size_t n, bool *eof_first)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, (char *)p + got, n - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0) {
+			if (eof_first != NULL)
+				*eof_first = got == 0;
+			return -EPIPE;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int
+store_batch_recv(int fd, struct store_batch **out, char *err, size_t errlen)
+{
+	struct store_batch_hdr h;
+	struct store_batch *b = NULL;
+	bool eof_first = false;
+	size_t off = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_read_full(fd, &h, sizeof(h), &eof_first)) < 0) {
+		if (rc == -EPIPE && eof_first)
+			return -ENODATA; /* the sender closed between batches */
+		util_seterr(err, errlen, "reading a batch: %s", strerror(-rc));
+		return rc;
+	}
+	if (h.magic != STORE_BATCH_MAGIC || h.nops > STORE_BATCH_MAX_OPS ||
+	    h.arena_len > STORE_BATCH_MAX_BYTES) {
+		util_seterr(err, errlen, "not a batch (magic %#x, %llu ops, "
+			    "%llu bytes)", h.magic, (unsigned long long)h.nops,
+			    (unsigned long long)h.arena_len);
+		return -EPROTO;
+	}
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (h.nops > 0 &&
+	     (b->ops = calloc(h.nops, sizeof(*b->ops))) == NULL) ||
+	    (h.arena_len > 0 && (b->arena = malloc(h.arena_len)) == NULL)) {
+		store_batch_free(b);
+		util_seterr(err, errlen, "out of memory for a batch of %llu "
+			    "bytes", (unsigned long long)h.arena_len);
+		return -ENOMEM;
+	}
+	b->nops = b->cap = h.nops;
+	b->arena_len = b->arena_cap = h.arena_len;
+	b->has_id = true;
+	b->epoch = h.epoch;
+	b->seq = h.seq;
+	if ((rc = store_read_full(fd, b->ops, b->nops * sizeof(*b->ops),
+				  NULL)) < 0 ||
+	    (rc = store_read_full(fd, b->arena, b->arena_len, NULL)) < 0) {
+		util_seterr(err, errlen, "reading a batch: %s", strerror(-rc));
+		store_batch_free(b);
+		return rc;
+	}
+	/* Each op's bytes follow the last one's, and they fill the arena. */
+	for (size_t i = 0; i < b->nops; i++) {
+		const struct store_op *op = &b->ops[i];
+
+		if ((unsigned)op->kind > OP_PRUNE_HISTORY || op->off != off ||
+		    op->len > b->arena_len - off ||
+		    (op->kind == OP_PRUNE_HISTORY &&
+		     op->len != sizeof(struct store_prune))) {
+			util_seterr(err, errlen, "batch %llu: op %zu is "
+				    "malformed", (unsigned long long)b->seq, i);
+			store_batch_free(b);
+			return -EPROTO;
+		}
+		off += op->len;
+	}
+	if (off != b->arena_len) {
+		util_seterr(err, errlen, "batch %llu: %zu bytes past its ops",
+			    (unsigned long long)b->seq, b->arena_len - off);
+		store_batch_free(b);
+		return -EPROTO;
+	}
+	*out = b;
+	return 0;
 }

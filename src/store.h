@@ -130,6 +130,38 @@ size_t store_pending(const struct store *st);
 /* Apply the batch in one durable write transaction (see above). */
 int store_commit(struct store *st, char *err, size_t errlen);
 
+/*
+ * Batches committed elsewhere: by another process with its own store on
+ * the same environment (the daemon's committer), or later.
+ *
+ * store_batch_take() moves everything queued into *out, leaving the queue
+ * empty (a batch may have no ops), under the id (epoch, seq). -ENOMEM.
+ * store_batch_commit() applies it in one durable write transaction, as
+ * store_commit() would, and records its id (meta "batch") in the same
+ * transaction; a batch whose id is recorded already, or with a higher
+ * seq of the same epoch, is not applied again. So a batch sent to a
+ * process that died before it answered can be committed again, by
+ * anyone, without doubling its events: number batches from 1 up within
+ * an epoch, an epoch chosen at random per sender. On failure nothing is
+ * applied and the batch may be committed again.
+ *
+ * store_batch_send() writes it to fd (a blocking stream socket; -ETIMEDOUT
+ * when SO_SNDTIMEO passes); store_batch_recv() reads one into *out
+ * (malloc'd): -ENODATA at end of file before a batch, -EPIPE in one,
+ * -EPROTO for bytes that are not a batch (err says what), -ENOMEM.
+ */
+struct store_batch;
+int store_batch_take(struct store *st, uint64_t epoch, uint64_t seq,
+		     struct store_batch **out);
+size_t store_batch_ops(const struct store_batch *b);
+uint64_t store_batch_seq(const struct store_batch *b);
+int store_batch_commit(struct store *st, const struct store_batch *b,
+		       char *err, size_t errlen);
+void store_batch_free(struct store_batch *b);
+int store_batch_send(int fd, const struct store_batch *b);
+int store_batch_recv(int fd, struct store_batch **out, char *err,
+		     size_t errlen);
+
 typedef int (*store_job_cb)(const struct jobrec *r, void *arg);
 typedef int (*store_event_cb)(const struct event *e, void *arg);
 typedef int (*store_vp_cb)(const char *provider, const char *venue,

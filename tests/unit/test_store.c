@@ -3,7 +3,9 @@
  * venue+provider index through state changes, history order and filters,
  * deletion, map growth under a tiny $SYNCSPOOL_DB_MAPSIZE with a reader
  * in another process, read-only opens, the data descriptor's
- * FD_CLOEXEC, the daemon's meta values, history ranges, and pruning.
+ * FD_CLOEXEC, the daemon's meta values, history ranges, pruning, and
+ * batches committed elsewhere: applied once by id, checked on the wire,
+ * and a second writer that finds the map grown by the first.
  *
  * The reader that must survive the writer's growth runs in a child
  * process: LMDB forbids opening one environment twice in a process, and
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1490,6 +1493,296 @@ test_bad_mapsize(void **state)
 	check_counts(f, "square", "v1", 1, 0, 0, 0, 0);
 }
 
+/* ---- batches committed elsewhere: ids, and the wire ---- */
+
+/* Events for job id in history, through job_hist. */
+static int
+job_events(struct fixture *f, const char *id)
+{
+	struct seen s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_job_history(f->st, id, seen_event, &s), 0);
+	return s.n;
+}
+
+/* Take what is queued as batch (epoch, seq) and commit it. */
+static void
+take_commit(struct fixture *f, uint64_t epoch, uint64_t seq)
+{
+	struct store_batch *b;
+	int rc;
+
+	assert_int_equal(store_batch_take(f->st, epoch, seq, &b), 0);
+	assert_int_equal(store_pending(f->st), 0);
+	assert_int_equal(store_batch_seq(b), seq);
+	rc = store_batch_commit(f->st, b, f->err, sizeof(f->err));
+	if (rc != 0)
+		fail_msg("store_batch_commit: %d %s", rc, f->err);
+	store_batch_free(b);
+}
+
+/*
+ * Each row commits a batch holding one event for its own job: applied
+ * unless its id, or a later seq of its epoch, was committed before. A
+ * batch committed again (a committer died before it answered) is the
+ * case that matters; other epochs are other daemons.
+ */
+static void
+test_batch_applied_once(void **state)
+{
+	static const struct {
+		uint64_t epoch, seq;
+		bool applied;
+	} rows[] = {
+		{7, 1, true},
+		{7, 1, false},  /* the same batch again */
+		{7, 2, true},
+		{7, 2, false},
+		{9, 1, true},   /* another daemon: its own numbers */
+		{9, 5, true},   /* a gap is fine */
+		{9, 3, false},  /* older than the last of its epoch */
+		{7, 3, true},   /* back to the first epoch: it was replaced */
+		{7, 3, false},
+		/*
+		 * Only the last id is kept: a batch goes again only from
+		 * the daemon that made it, before it makes the next.
+		 */
+		{9, 2, true},
+	};
+	struct fixture *f = *state;
+	char id[ID_MAX + 1];
+	int total = 0;
+
+	open_writer(f);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(id, sizeof(id), "job-%zu", i);
+		add_event(f, T0 + (int64_t)i, EV_QUEUED, id, "square", "v1", 1);
+		put_job(f, id, "square", "v1", STATE_PENDING, 0);
+		take_commit(f, rows[i].epoch, rows[i].seq);
+		total += rows[i].applied;
+		if (job_events(f, id) != rows[i].applied)
+			fail_msg("row %zu (epoch %llu seq %llu): applied %d, "
+				 "want %d", i, (unsigned long long)rows[i].epoch,
+				 (unsigned long long)rows[i].seq,
+				 job_events(f, id), rows[i].applied);
+	}
+	assert_int_equal(history_count(f->st), total);
+	check_counts(f, "square", "v1", (uint64_t)total, 0, 0, 0, 0);
+	/* A plain store_commit() neither looks at nor moves the id. */
+	add_event(f, T0 + 100, EV_QUEUED, "plain", "square", "v1", 1);
+	commit(f);
+	assert_int_equal(job_events(f, "plain"), 1);
+	add_event(f, T0 + 101, EV_QUEUED, "again", "square", "v1", 1);
+	take_commit(f, 9, 2);
+	assert_int_equal(job_events(f, "again"), 0);
+}
+
+/* Changes queued after a take are the next batch's, not this one's. */
+static void
+test_batch_take_splits(void **state)
+{
+	struct fixture *f = *state;
+	struct store_batch *b1, *b2;
+
+	open_writer(f);
+	add_event(f, T0, EV_QUEUED, "one", "square", "v1", 1);
+	put_job(f, "one", "square", "v1", STATE_PENDING, 0);
+	assert_int_equal(store_batch_take(f->st, 3, 1, &b1), 0);
+	assert_int_equal(store_batch_ops(b1), 2);
+	put_job(f, "one", "square", "v1", STATE_PROCESSING, 0);
+	add_event(f, T0 + 1, EV_STARTED, "one", "square", "v1", 1);
+	assert_int_equal(store_pending(f->st), 2);
+	/* Nothing queued: a batch of no ops still commits (dirs only). */
+	assert_int_equal(store_batch_take(f->st, 3, 2, &b2), 0);
+	assert_int_equal(store_batch_ops(b2), 2);
+	assert_int_equal(store_batch_commit(f->st, b1, f->err, sizeof(f->err)),
+			 0);
+	check_counts(f, "square", "v1", 1, 0, 0, 0, 0);
+	assert_int_equal(store_batch_commit(f->st, b2, f->err, sizeof(f->err)),
+			 0);
+	check_counts(f, "square", "v1", 0, 1, 0, 0, 0);
+	assert_int_equal(job_events(f, "one"), 2);
+	store_batch_free(b1);
+	store_batch_free(b2);
+	assert_int_equal(store_batch_take(f->st, 3, 3, &b1), 0);
+	assert_int_equal(store_batch_ops(b1), 0);
+	assert_int_equal(store_batch_commit(f->st, b1, f->err, sizeof(f->err)),
+			 0);
+	store_batch_free(b1);
+}
+
+/*
+ * The wire, as store.c writes it (white box: the corruptions below need
+ * its offsets): a header, then each op (kind, offset, length), then the
+ * arena.
+ */
+struct wire_hdr {
+	uint32_t magic;
+	uint32_t pad;
+	uint64_t epoch, seq, nops, arena_len;
+};
+struct wire_op {
+	uint32_t kind;
+	uint32_t pad;
+	uint64_t off, len;
+};
+
+/* A two-op batch's bytes, as sent. */
+static size_t
+wire_bytes(struct fixture *f, unsigned char *buf, size_t cap)
+{
+	struct store_batch *b;
+	size_t len;
+	int sv[2];
+	ssize_t n;
+
+	add_event(f, T0, EV_QUEUED, "w", "square", "v1", 1);
+	put_job(f, "w", "square", "v1", STATE_PENDING, 0);
+	assert_int_equal(store_batch_take(f->st, 5, 1, &b), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	assert_int_equal(store_batch_send(sv[0], b), 0);
+	close(sv[0]);
+	for (len = 0; (n = read(sv[1], buf + len, cap - len)) > 0;)
+		len += (size_t)n;
+	assert_int_equal(n, 0);
+	assert_true(len > sizeof(struct wire_hdr) + 2 * sizeof(struct wire_op));
+	close(sv[1]);
+	store_batch_free(b);
+	return len;
+}
+
+/* store_batch_recv() of len bytes of buf, then end of file. */
+static int
+wire_recv(struct fixture *f, const unsigned char *buf, size_t len,
+	  struct store_batch **out)
+{
+	int sv[2], rc;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	assert_int_equal(write(sv[0], buf, len), (ssize_t)len);
+	close(sv[0]);
+	f->err[0] = '\0';
+	rc = store_batch_recv(sv[1], out, f->err, sizeof(f->err));
+	close(sv[1]);
+	return rc;
+}
+
+static void
+test_batch_wire(void **state)
+{
+	enum { MAGIC, NOPS, ARENA, KIND, OFF, LEN, PRUNE_LEN, TRAIL, CUT,
+	       EMPTY };
+	static const struct {
+		int how;
+		int rc;
+		const char *says;
+	} rows[] = {
+		{MAGIC, -EPROTO, "not a batch"},
+		{NOPS, -EPROTO, "not a batch"},      /* past the bound */
+		{ARENA, -EPROTO, "not a batch"},
+		{KIND, -EPROTO, "op 1 is malformed"},
+		{OFF, -EPROTO, "op 1 is malformed"}, /* not after op 0 */
+		{LEN, -EPROTO, "op 1 is malformed"}, /* past the arena */
+		{PRUNE_LEN, -EPROTO, "op 0 is malformed"},
+		{TRAIL, -EPROTO, "bytes past its ops"},
+		{CUT, -EPIPE, "reading a batch"},    /* the sender died */
+		{EMPTY, -ENODATA, ""},               /* it closed between */
+	};
+	struct fixture *f = *state;
+	unsigned char good[4 * RECORD_MAX], buf[sizeof(good)];
+	struct wire_hdr *h = (struct wire_hdr *)buf;
+	struct wire_op *op = (struct wire_op *)(buf + sizeof(*h));
+	struct store_batch *b = NULL;
+	size_t len;
+
+	open_writer(f);
+	len = wire_bytes(f, good, sizeof(good));
+	/* As it came: committed on the other side, the same as here. */
+	assert_int_equal(wire_recv(f, good, len, &b), 0);
+	assert_int_equal(store_batch_ops(b), 2);
+	assert_int_equal(store_batch_seq(b), 1);
+	assert_int_equal(store_batch_commit(f->st, b, f->err, sizeof(f->err)),
+			 0);
+	store_batch_free(b);
+	assert_int_equal(job_events(f, "w"), 1);
+	check_counts(f, "square", "v1", 1, 0, 0, 0, 0);
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		size_t n = len;
+
+		memcpy(buf, good, len);
+		switch (rows[i].how) {
+		case MAGIC: h->magic ^= 1; break;
+		case NOPS: h->nops = 1u << 30; break;
+		case ARENA: h->arena_len = 1ull << 40; break;
+		case KIND: op[1].kind = 99; break;
+		case OFF: op[1].off += 1; break;
+		case LEN: op[1].len += 1; break;
+		case PRUNE_LEN: op[0].kind = 4; break; /* OP_PRUNE_HISTORY */
+		case TRAIL: op[1].len -= 1; break;
+		case CUT: n = len - 10; break;
+		case EMPTY: n = 0; break;
+		}
+		b = (struct store_batch *)f; /* must come back NULL */
+		if (wire_recv(f, buf, n, &b) != rows[i].rc)
+			fail_msg("row %zu: want %d (%s)", i, rows[i].rc, f->err);
+		assert_null(b);
+		if (strstr(f->err, rows[i].says) == NULL)
+			fail_msg("row %zu: '%s' lacks '%s'", i, f->err,
+				 rows[i].says);
+	}
+}
+
+/*
+ * Two writers of one environment, one process each, as the daemon and
+ * its committer: one grows the map far past the other's, and the other
+ * then writes (adopting the size) and reads it all.
+ */
+static void
+test_second_writer_adopts_grown_map(void **state)
+{
+	struct fixture *f = *state;
+	int status;
+	pid_t pid;
+
+	setenv("SYNCSPOOL_DB_MAPSIZE", "65536", 1);
+	open_writer(f);
+	add_event(f, T0, EV_QUEUED, "first", "square", "v1", 0);
+	commit(f);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* A child has its own environment: the parent's is not ours. */
+		struct fixture c = *f;
+
+		if (store_open(c.dir, true, &c.st, c.err, sizeof(c.err)) != 0)
+			_exit(2);
+		for (int i = 0; i < 3000; i++) {
+			struct event e;
+
+			event_init(&e);
+			e.time = T0 + 1 + i;
+			e.type = EV_QUEUED;
+			snprintf(e.job_id, sizeof(e.job_id), "grow-%d", i);
+			strcpy(e.provider, "square");
+			strcpy(e.venue, "v1");
+			if (store_add_event(c.st, &e) != 0)
+				_exit(3);
+		}
+		_exit(store_commit(c.st, c.err, sizeof(c.err)) == 0 ? 0 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	add_event(f, T0 + 5000, EV_QUEUED, "last", "square", "v1", 0);
+	commit(f);
+	assert_int_equal(history_count(f->st), 3002);
+	assert_int_equal(job_events(f, "last"), 1);
+}
+
 int
 main(void)
 {
@@ -1533,6 +1826,14 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_prune_replay_after_map_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_applied_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_batch_take_splits, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_batch_wire, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_second_writer_adopts_grown_map, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
