@@ -196,6 +196,22 @@ metrics_format(const struct metrics *m, char **out)
 	family(&t, "syncspool_free_inodes_ratio", "gauge",
 	       "Free inodes on the spool's filesystem, 0 to 1.");
 	text_add(&t, "syncspool_free_inodes_ratio %.4f\n", m->free_inodes);
+	name = "syncspool_commits_total";
+	family(&t, name, "counter", "Batches of moves made durable and "
+	       "recorded, by the process that did it.");
+	text_add(&t, "%s{by=\"committer\"} %llu\n", name,
+		 (unsigned long long)m->commits[0]);
+	text_add(&t, "%s{by=\"daemon\"} %llu\n", name,
+		 (unsigned long long)m->commits[1]);
+	family(&t, "syncspool_commit_failures_total", "counter",
+	       "Flushes (directory fsyncs or commits) that failed and were "
+	       "tried again.");
+	text_add(&t, "syncspool_commit_failures_total %llu\n",
+		 (unsigned long long)m->commit_failures);
+	family(&t, "syncspool_committer_exits_total", "counter",
+	       "Committer processes that died or were ended.");
+	text_add(&t, "syncspool_committer_exits_total %llu\n",
+		 (unsigned long long)m->committer_exits);
 	if (t.err != 0) {
 		free(t.buf);
 		return t.err;

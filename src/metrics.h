@@ -53,6 +53,11 @@ struct metrics {
 	int64_t started;              /* ms since the epoch */
 	double free_space;            /* ratio 0..1 of the spool filesystem */
 	double free_inodes;
+	/* durability: see commit.h */
+	uint64_t commits[2];          /* batches made durable: [0] by the
+					 committer, [1] by the daemon itself */
+	uint64_t commit_failures;     /* flushes that failed (and went again) */
+	uint64_t committer_exits;     /* committers that died or were ended */
 };
 
 /* Upper bounds of the duration histogram's buckets, in seconds. */

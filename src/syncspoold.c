@@ -15,8 +15,10 @@
  *   3. handlers that exited are reaped and their files moved on;
  *   4. due jobs are claimed (pending -> processing) and their handlers
  *      started, each writing its own line of db/running before it execs;
- *   5. flush: fsync every directory a move touched, then commit the
- *      batch of LMDB changes those moves imply.
+ *   5. flush: seal the LMDB changes those moves imply into a batch and
+ *      hand it to the committer (commit.h), a child process that fsyncs
+ *      every directory a move touched, then commits the batch, while
+ *      this loop goes on; its answer is one more event to read.
  *
  * So nothing is recorded before the move it describes is durable, and no
  * handler runs before its pid is recorded: a daemon killed at any point
@@ -41,6 +43,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +57,12 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "commit.h"
 #include "config.h"
 #include "job.h"
 #include "log.h"
@@ -101,11 +106,12 @@
  * commit rewrites the leaf and branch pages it touches in six B-trees, so
  * the pages written per job fall as more jobs share one: 10 ms grouped
  * about 4 jobs and wrote 15 pages a job at 1,500 jobs/s; 50 ms took the
- * throughput of a no-op handler up by about 12 %. A flush holds up the
+ * throughput of a no-op handler up by about 12 %. A flush held up the
  * loop (a commit of 50 ms of such jobs took 7 ms, two thirds of it CPU),
- * and handlers that end meanwhile wait for it: 100 ms gained another
- * 5-10 %. History lags the files by this much at most while jobs
- * stream; an idle daemon flushes at once.
+ * and handlers that ended meanwhile waited for it: 100 ms gained another
+ * 5-10 %, and the committer, which takes the flush off the loop, about
+ * 8 % more. History lags the files by this much, plus a commit, at most
+ * while jobs stream; an idle daemon flushes at once.
  */
 #define FLUSH_MS 100
 #define FLUSH_MAX_OPS 8192    /* ... unless this many changes wait */
@@ -117,6 +123,16 @@
  * jobs. The trim costs some 30 us; the commit's fdatasync, milliseconds.
  */
 #define TRIM_OPS 1
+/*
+ * The committer (commit.h): after it died, or could not start, the
+ * daemon commits in its own process and tries to start another this much
+ * later, doubling up to the maximum. While the committer holds a batch
+ * and this many changes wait behind it, nothing new is claimed: a
+ * committer that has stopped must not let the queue grow without end.
+ */
+#define COMMITTER_RETRY_MS 1000
+#define COMMITTER_RETRY_MAX_MS 60000
+#define COMMIT_BEHIND_OPS 65536
 #define METRICS_EVERY_MS 5000 /* how often the metrics file is written */
 #define PRUNE_BATCH 200      /* jobs or events pruned per loop pass, at most */
 #define PRUNE_IDLE_MS 60000  /* retention's pace when nothing is due */
@@ -126,6 +142,7 @@ enum tag_kind {
 	TAG_INOTIFY, TAG_SIGNAL, TAG_TIMER,
 	TAG_PIDFD, TAG_OUT, TAG_ERR,       /* a handler run for one attempt */
 	TAG_WPID, TAG_WOUT, TAG_WERR,      /* a persistent handler */
+	TAG_COMMIT,                        /* the committer's results */
 };
 
 struct drun;
@@ -241,6 +258,20 @@ struct daemon {
 	bool disk_full;               /* ENOSPC seen since the last flush */
 	size_t *slot_done;            /* slots to free after the next commit */
 	size_t nslot_done;
+	/*
+	 * The batch being made durable: taken out of the store's queue with
+	 * the directories to fsync first, and the slots its commit frees.
+	 */
+	struct store_batch *sealed;
+	unsigned sealed_dirs;
+	size_t *sealed_slots;
+	size_t nsealed_slots;
+	bool sealed_sent;             /* the committer has it: await its result */
+	uint64_t batch_epoch, batch_seq;
+	struct committer cm;          /* cm.pid 0: none; commit in-process */
+	struct tag tcommit;
+	int64_t cm_retry_at;          /* mono ms: start a committer again */
+	int64_t cm_retry_ms;
 	int64_t prune_at;             /* mono ms: the next retention step */
 	struct metrics metrics;
 	int running_fd;               /* db/running */
@@ -799,14 +830,17 @@ slot_release_later(struct daemon *d, struct drun *r)
 	r->slot = -1;
 }
 
+/* The sealed batch is committed: the lines its outcomes waited for go. */
 static void
 slots_release_committed(struct daemon *d)
 {
-	for (size_t i = 0; i < d->nslot_done; i++) {
-		slot_store(d, d->slot_done[i], "");
-		d->slot_used[d->slot_done[i]] = false;
+	for (size_t i = 0; i < d->nsealed_slots; i++) {
+		slot_store(d, d->sealed_slots[i], "");
+		d->slot_used[d->sealed_slots[i]] = false;
 	}
-	d->nslot_done = 0;
+	free(d->sealed_slots);
+	d->sealed_slots = NULL;
+	d->nsealed_slots = 0;
 }
 
 /* Read the slots a previous daemon left; *out is malloc'd. */
@@ -2094,6 +2128,8 @@ space_ok(struct daemon *d)
 
 	if (d->disk_full)
 		return false;
+	if (d->sealed_sent && store_pending(d->st) >= COMMIT_BEHIND_OPS)
+		return false; /* the committer is far behind: see above */
 	if (d->cfg.min_free_pct == 0)
 		return true;
 	if (now - d->space_checked < SPACE_CHECK_MS && d->space_checked != 0)
@@ -2398,7 +2434,10 @@ runs_reap(struct daemon *d)
 /*
  * Make the moves durable, then record them: nothing is reported done
  * that is not on disk. Many jobs' moves share one fsync per directory and
- * one commit.
+ * one commit: the queue of changes and the dirty directories are sealed
+ * into one batch, which the committer (commit.h) makes durable while the
+ * loop goes on; the next is sealed once its result is in. Without a
+ * committer the daemon does it itself, holding up the loop.
  */
 static void flush(struct daemon *d);
 
@@ -2410,6 +2449,13 @@ flush_due(const struct daemon *d)
 	for (int s = STATE_PENDING; s < STATE_COUNT && !dirty; s++)
 		dirty = d->dirty[s];
 	return dirty;
+}
+
+/* Anything not durable yet: queued, dirty, or sealed and on its way. */
+static bool
+durable_pending(const struct daemon *d)
+{
+	return d->sealed != NULL || flush_due(d);
 }
 
 /*
@@ -2425,20 +2471,25 @@ flush_maybe(struct daemon *d)
 
 	struct epoll_event ev;
 
-	if (!flush_due(d))
-		return;
-	/*
-	 * Defer only while more work is already waiting, or a handler still
-	 * runs whose end a later flush can take along: an idle loop flushes
-	 * at once, so history lags the files by an fsync, not by FLUSH_MS.
-	 * Waiting for events alone grouped 1.4 jobs per commit with two
-	 * workers: each handler's end found the other still running and
-	 * nothing queued, and the flush went out alone.
-	 */
-	if (now - d->flushed_at < FLUSH_MS &&
-	    store_pending(d->st) < FLUSH_MAX_OPS && !d->stopping &&
-	    (runs_active(d) || epoll_wait(d->epfd, &ev, 1, 0) > 0))
-		return;
+	if (d->sealed_sent)
+		return; /* the committer's result comes first */
+	if (d->sealed == NULL) {
+		if (!flush_due(d))
+			return;
+		/*
+		 * Defer only while more work is already waiting, or a
+		 * handler still runs whose end a later flush can take
+		 * along: an idle loop flushes at once, so history lags the
+		 * files by an fsync, not by FLUSH_MS. Waiting for events
+		 * alone grouped 1.4 jobs per commit with two workers: each
+		 * handler's end found the other still running and nothing
+		 * queued, and the flush went out alone.
+		 */
+		if (now - d->flushed_at < FLUSH_MS &&
+		    store_pending(d->st) < FLUSH_MAX_OPS && !d->stopping &&
+		    (runs_active(d) || epoll_wait(d->epfd, &ev, 1, 0) > 0))
+			return;
+	}
 	/* After a failed flush, the next try waits IO_RETRY_MS. */
 	if (d->io_retry_at != 0 && now < d->io_retry_at)
 		return;
@@ -2461,56 +2512,211 @@ disk_trouble(struct daemon *d, int rc)
 }
 
 static void
-flush(struct daemon *d)
+committer_retry_later(struct daemon *d)
 {
+	d->cm_retry_at = util_mono_ms() + d->cm_retry_ms;
+	d->cm_retry_ms = d->cm_retry_ms * 2 > COMMITTER_RETRY_MAX_MS
+			 ? COMMITTER_RETRY_MAX_MS : d->cm_retry_ms * 2;
+}
+
+static void
+committer_up(struct daemon *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d->tcommit};
 	char err[ERRLEN];
 	int rc;
 
-	for (int s = STATE_PENDING; s < STATE_COUNT; s++) {
-		if (!d->dirty[s])
-			continue;
-		rc = spool_sync(&d->sp, s);
-		if (rc < 0) {
-			log_error("event=fsync_failed dir=%s error=\"%s\"",
-				  state_name(s), strerror(-rc));
-			disk_trouble(d, rc);
-			want_io_retry(d);
-			return;
-		}
-		d->dirty[s] = false;
+	d->tcommit = (struct tag){.kind = TAG_COMMIT};
+	rc = committer_start(&d->cm, d->sp.path, err, sizeof(err));
+	if (rc == 0 && epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->cm.fd, &ev) < 0) {
+		rc = -errno;
+		snprintf(err, sizeof(err), "epoll_ctl: %s", strerror(errno));
+		committer_stop(&d->cm, true, NULL);
 	}
+	if (rc < 0) {
+		log_warn("event=committer_failed error=\"%s\" msg=\"the "
+			 "daemon commits in its own process; trying again in "
+			 "%lld s\"", err, (long long)d->cm_retry_ms / 1000);
+		committer_retry_later(d);
+		return;
+	}
+	log_info("event=committer_started pid=%ld", (long)d->cm.pid);
+}
+
+/*
+ * The committer is gone, or is to be (kill): reap it. A batch it held
+ * is sealed still and goes again, to the daemon's own commit or the next
+ * committer; its id keeps it from being applied twice.
+ */
+static void
+committer_lost(struct daemon *d, const char *why, bool kill)
+{
+	pid_t pid = d->cm.pid;
+	char how[64];
+	int status = 0;
+
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->cm.fd, NULL);
+	committer_stop(&d->cm, kill, &status);
+	d->metrics.committer_exits++;
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "signal=%d", WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "status=%d", WEXITSTATUS(status));
+	log_warn("event=committer_exited pid=%ld %s error=\"%s\" msg=\"the "
+		 "daemon commits in its own process; a new committer in "
+		 "%lld s\"", (long)pid, how, why,
+		 (long long)d->cm_retry_ms / 1000);
+	d->sealed_sent = false;
+	committer_retry_later(d);
+}
+
+/* The sealed batch's fate, from the committer or the daemon's own try. */
+static void
+sealed_result(struct daemon *d, const struct commit_result *res,
+	      bool ours)
+{
+	size_t ops = store_batch_ops(d->sealed);
+
+	d->sealed_sent = false;
+	if (res->rc < 0) {
+		if (res->dir != STATE_NONE)
+			log_error("event=fsync_failed dir=%s error=\"%s\"",
+				  state_name((enum job_state)res->dir),
+				  res->err);
+		else
+			log_error("event=commit_failed error=\"%s\"", res->err);
+		if (res->broken && ours) {
+			/*
+			 * LMDB refuses every transaction after a fatal
+			 * error: only a new process can go on. Nothing
+			 * unrecorded is lost: the files say where every job
+			 * is, and db/running which handlers run. (A broken
+			 * committer exits by itself, and the batch goes
+			 * again.)
+			 */
+			log_error("event=store_broken msg=\"the database "
+				  "cannot be written any more; exiting so "
+				  "that a restart recovers from the spool\"");
+			exit(EX_IOERR);
+		}
+		d->metrics.commit_failures++;
+		disk_trouble(d, res->rc);
+		want_io_retry(d);
+		return;
+	}
+	d->metrics.commits[ours ? 1 : 0]++;
+	if (!ours)
+		d->cm_retry_ms = COMMITTER_RETRY_MS;
 	if (d->disk_full) {
 		d->disk_full = false;
 		log_info("event=space_ok msg=\"writes succeed again\"");
 	}
-	if (store_pending(d->st) > 0) {
-		size_t ops = store_pending(d->st);
-		rc = store_commit(d->st, err, sizeof(err));
+	slots_release_committed(d);
+	store_batch_free(d->sealed);
+	d->sealed = NULL;
+	/* What the commit, or the loop's reads, touched of the map: let go. */
+	d->trim_ops += ops;
+	if (d->trim_ops >= TRIM_OPS) {
+		store_trim(d->st);
+		d->trim_ops = 0;
+	}
+}
+
+/* The committer's socket is readable: results, or its end. */
+static void
+on_commit(struct daemon *d)
+{
+	struct commit_result res;
+	int rc;
+
+	while (d->cm.pid > 0) {
+		rc = committer_recv(&d->cm, &res);
+		if (rc == -EAGAIN)
+			return;
 		if (rc < 0) {
-			log_error("event=commit_failed error=\"%s\"", err);
-			if (store_broken(d->st)) {
-				/*
-				 * LMDB refuses every transaction after a fatal
-				 * error: only a new process can go on. Nothing
-				 * unrecorded is lost: the files say where every
-				 * job is, and db/running which handlers run.
-				 */
-				log_error("event=store_broken msg=\"the database "
-					  "cannot be written any more; exiting so "
-					  "that a restart recovers from the spool\"");
-				exit(EX_IOERR);
-			}
-			disk_trouble(d, rc);
-			want_io_retry(d);
+			committer_lost(d, "its socket closed", false);
 			return;
 		}
-		slots_release_committed(d);
-		/* What the commit touched of the map: let it go. */
-		d->trim_ops += ops;
-		if (d->trim_ops >= TRIM_OPS) {
-			store_trim(d->st);
-			d->trim_ops = 0;
+		if (!d->sealed_sent || res.seq != store_batch_seq(d->sealed)) {
+			committer_lost(d, "it answered for another batch", true);
+			return;
 		}
+		sealed_result(d, &res, false);
+	}
+}
+
+/* Take what is queued and dirty into one batch; false: out of memory. */
+static bool
+seal(struct daemon *d)
+{
+	int rc = store_batch_take(d->st, d->batch_epoch, d->batch_seq + 1,
+				  &d->sealed);
+
+	if (rc < 0) {
+		log_error("event=commit_failed error=\"%s\"", strerror(-rc));
+		want_io_retry(d);
+		return false;
+	}
+	d->batch_seq++;
+	d->sealed_dirs = 0;
+	for (int s = STATE_PENDING; s < STATE_COUNT; s++) {
+		if (d->dirty[s])
+			d->sealed_dirs |= 1u << s;
+		d->dirty[s] = false;
+	}
+	d->sealed_slots = d->slot_done;
+	d->nsealed_slots = d->nslot_done;
+	d->slot_done = NULL;
+	d->nslot_done = 0;
+	return true;
+}
+
+static void
+flush(struct daemon *d)
+{
+	struct commit_result res;
+	int rc;
+
+	if (d->sealed_sent)
+		return;
+	if (d->sealed == NULL && (!flush_due(d) || !seal(d)))
+		return;
+	if (d->cm.pid == 0 && !d->stopping && util_mono_ms() >= d->cm_retry_at)
+		committer_up(d);
+	if (d->cm.pid > 0) {
+		rc = committer_send(&d->cm, d->sealed_dirs, d->sealed);
+		if (rc == 0) {
+			d->sealed_sent = true;
+			return;
+		}
+		committer_lost(d, strerror(-rc), true);
+	}
+	commit_durably(&d->sp, d->st, d->sealed_dirs, d->sealed, &res);
+	sealed_result(d, &res, true);
+}
+
+/*
+ * Flush, and wait for the result: at start-up, so that ready means
+ * recorded, and at the end. A failure is left to the loop's retries, or
+ * to the next start's reconcile.
+ */
+static void
+flush_wait(struct daemon *d)
+{
+	int tries = 0;
+
+	while (d->sealed_sent || (durable_pending(d) && tries < 3)) {
+		if (d->sealed_sent) {
+			struct pollfd pfd = {.fd = d->cm.fd, .events = POLLIN};
+
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+				committer_lost(d, strerror(errno), true);
+			else
+				on_commit(d);
+			continue;
+		}
+		tries++;
+		flush(d);
 	}
 }
 
@@ -2538,7 +2744,7 @@ arm_timer(struct daemon *d)
 		at = d->cg_sweep_at;
 	if (d->prune_at < at)
 		at = d->prune_at;
-	if (flush_due(d) && d->io_retry_at == 0 &&
+	if (flush_due(d) && !d->sealed_sent && d->io_retry_at == 0 &&
 	    d->flushed_at + FLUSH_MS < at)
 		at = d->flushed_at + FLUSH_MS;
 	if (d->cfg.metrics != NULL && d->metrics_at < at)
@@ -3603,6 +3809,9 @@ dispatch(struct daemon *d, struct tag *t)
 	case TAG_WERR:
 		worker_read_err(t->worker);
 		break;
+	case TAG_COMMIT:
+		on_commit(d);
+		break;
 	}
 }
 
@@ -3676,12 +3885,12 @@ loop(struct daemon *d)
 		if (now >= d->metrics_at)
 			metrics_update(d);
 		flush_maybe(d);
-		if (d->stopping && d->runs == NULL && !flush_due(d))
+		if (d->stopping && d->runs == NULL && !durable_pending(d))
 			return 0;
 		if (d->stopping && !d->stop_killed && now >= d->stop_deadline)
 			stop_kill(d);
 		if (d->stop_killed) {
-			flush(d);
+			flush_wait(d);
 			/* Their pids are on record: the next start requeues them. */
 			for (struct drun *r = d->runs; r != NULL; r = r->next)
 				runner_abandon(&r->run);
@@ -3732,6 +3941,11 @@ daemon_free(struct daemon *d)
 	metrics_free(&d->metrics);
 	free(d->slot_used);
 	free(d->slot_done);
+	/* It has nothing in hand unless a last flush failed: it finishes. */
+	if (d->cm.pid > 0)
+		committer_stop(&d->cm, false, NULL);
+	store_batch_free(d->sealed);
+	free(d->sealed_slots);
 	free(d->old_slots);
 	if (d->running_fd >= 0)
 		close(d->running_fd);
@@ -3756,7 +3970,7 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	memset(&d, 0, sizeof(d));
-	d.epfd = d.ifd = d.sfd = d.tfd = d.running_fd = -1;
+	d.epfd = d.ifd = d.sfd = d.tfd = d.running_fd = d.cm.fd = -1;
 	d.cg.fd = d.cg.parent_fd = -1;
 	/*
 	 * Started with 0-2 closed, our own descriptors would take those
@@ -3847,8 +4061,15 @@ main(int argc, char **argv)
 	log_info("event=start pid=%ld spool=%s config=%s workers=%u",
 		 (long)getpid(), d.sp.path, d.config_path, d.cfg.workers);
 	cgroups_setup(&d);
+	/*
+	 * Before start-up's reads: the committer's fork then copies little,
+	 * and it is in the cgroup cgroups_setup() left the daemon in.
+	 */
+	d.cm_retry_ms = COMMITTER_RETRY_MS;
+	d.batch_epoch = rnd_next(&d);
+	committer_up(&d);
 	startup(&d);
-	flush(&d);
+	flush_wait(&d);
 	/* Ready: the lock is held, the spool watched and scanned. */
 	tell_manager("READY=1");
 	rc = loop(&d);

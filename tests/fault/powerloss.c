@@ -34,10 +34,14 @@
  * two cannot hide one that was made; powercut checks whether it was.
  * Directory paths are resolved through /proc/self/fd.
  *
- * With POWERLOSS_KILL_AFTER=N the process kills itself (SIGKILL) as soon
- * as it has written the journal's Nth line: a cut point chosen among the
- * events rather than in time, so that it falls between a rename and its
- * fsync, or between an fsync and a commit, as often as anywhere else.
+ * With POWERLOSS_KILL_AFTER=N the daemon is killed (SIGKILL) as soon as
+ * the journal's Nth line is written: a cut point chosen among the events
+ * rather than in time, so that it falls between a rename and its fsync,
+ * or between an fsync and a commit, as often as anywhere else. The lines
+ * are counted in a page shared with the daemon's committer (a fork, which
+ * makes the fsyncs and commits), and whichever of the two writes the Nth
+ * kills the daemon, and itself (the committer dies with the daemon in
+ * any case).
  *
  * $POWERLOSS_DIR/data.mdb.durable is LMDB's data file as a power loss
  * would leave it: a write reaches it only once it is durable. At each
@@ -50,10 +54,13 @@
  * msync is not followed.
  *
  * The shim calls only open, pread, write, close, fstat, fcntl, readlink,
- * getcwd, kill and the real rename and pwrite (through their dlsym pointers),
- * so it never enters its own wrappers, and a flag turns them off while it
- * works in any case. It keeps no lock: syncspoold is single-threaded, and
- * a handler is exec'd with a clean environment, without the shim.
+ * getcwd, kill, mmap (once, at load) and the real rename and pwrite
+ * (through their dlsym pointers), so it never enters its own wrappers,
+ * and a flag turns them off while it works in any case. It keeps no lock:
+ * syncspoold and its committer are single-threaded, they never commit at
+ * the same time (one hands its batches to the other), the line count is
+ * an atomic add, and a handler is exec'd with a clean environment,
+ * without the shim.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -65,6 +72,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -77,6 +85,18 @@
 
 static bool busy;           /* the shim is at work: wrappers pass through */
 static unsigned long seq;   /* renames journaled by this process */
+static long *lines;         /* journal lines written, shared across fork */
+static pid_t root;          /* the process the shim was loaded into */
+
+__attribute__((constructor)) static void
+pl_init(void)
+{
+	void *p = mmap(NULL, sizeof(*lines), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	lines = p != MAP_FAILED ? p : NULL;
+	root = getpid();
+}
 
 static const char *
 pl_dir(void)
@@ -89,7 +109,6 @@ pl_dir(void)
 static void
 journal(const char *line, size_t n)
 {
-	static long lines;
 	const char *after = getenv("POWERLOSS_KILL_AFTER");
 	char path[PATH_MAX];
 	int fd;
@@ -103,8 +122,13 @@ journal(const char *line, size_t n)
 	}
 	close(fd);
 	/* The cut point chosen by event rather than by time. */
-	if (after != NULL && ++lines == strtol(after, NULL, 10))
+	if (after != NULL && lines != NULL &&
+	    __atomic_add_fetch(lines, 1, __ATOMIC_SEQ_CST) ==
+		    strtol(after, NULL, 10)) {
+		if (getpid() != root)
+			kill(root, SIGKILL);
 		kill(getpid(), SIGKILL);
+	}
 }
 
 static void

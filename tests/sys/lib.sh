@@ -142,10 +142,30 @@ stop_daemon() {
 	return $_rc
 }
 
+# committer_pid: the daemon's committer (syncspoold(8): a child process
+# named syncspoold-db that makes its changes durable); fails when none.
+committer_pid() {
+	[ -n "$DPID" ] && pgrep -P "$DPID" -x syncspoold-db
+}
+# committers: every committer still at work on this test's spool, whoever
+# its parent is now (a killed daemon's committer is reparented).
+committers() {
+	for _p in $(pgrep -x syncspoold-db); do
+		ls -l "/proc/$_p/fd" 2>/dev/null | grep -q -F "$T/spool/" &&
+			echo "$_p"
+	done
+}
+no_committer() { [ -z "$(committers)" ]; }
+
+# kill9_daemon: SIGKILL, then wait (bounded) until its committer, which
+# gets SIGKILL as the daemon dies, is gone too: it may be in the middle
+# of a system call, and what follows a kill looks at the files.
 kill9_daemon() {
 	kill -KILL "$DPID" 2>/dev/null
 	wait "$DPID" 2>/dev/null
 	DPID=
+	wait_for 10 no_committer ||
+		diag "kill9_daemon: a committer still runs: $(committers)"
 }
 
 cleanup() {
@@ -153,6 +173,7 @@ cleanup() {
 	[ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
 	[ -n "$DPID" ] && wait "$DPID" 2>/dev/null
 	for p in $EXTRA_PIDS; do kill -KILL "$p" 2>/dev/null; done
+	[ -n "$T" ] && for p in $(committers); do kill -KILL "$p" 2>/dev/null; done
 	# Handlers record their pids: none may outlive the test. A pid file
 	# left by a killed handler may name a recycled pid by now, so only a
 	# process that is still one of this test's handlers is killed.
@@ -218,6 +239,25 @@ drop() {
 	shift
 	job "$T/spool/pending/.$_n.tmp" "$@"
 	mv "$T/spool/pending/.$_n.tmp" "$T/spool/pending/$_n"
+}
+
+# drop_burst N PREFIX VENUES [LINE]: N jobs for provider test over venues
+# v0 .. v(VENUES-1), with LINE added to each, written as dot-files first
+# and then renamed in by one perl loop, as fast as the kernel lets them
+# land: PREFIX1.yaml .. PREFIXN.yaml.
+drop_burst() {
+	perl -e '
+		my ($dir, $n, $pre, $venues, $line) = @ARGV;
+		for my $i (1 .. $n) {
+			open my $f, ">", "$dir/.$pre$i.tmp" or die "$!";
+			print $f "venue_id: v" . ($i % $venues) . "\n";
+			print $f "provider: test\n";
+			print $f "$line\n" if $line ne "";
+			close $f or die "$!";
+		}
+		rename "$dir/.$pre$_.tmp", "$dir/$pre$_.yaml" or die "$!"
+			for 1 .. $n;
+	' "$T/spool/pending" "$1" "$2" "$3" "${4:-}"
 }
 
 # The id of the only job file in a state dir matching a stem.

@@ -40,6 +40,11 @@ test_format(void **state)
 		"syncspool_breaker_open{provider=\"square\"} 1\n",
 		"syncspool_breaker_open{provider=\"stripe\"} 0\n",
 		"syncspool_free_space_ratio 0.2500\n",
+		"# TYPE syncspool_commits_total counter\n",
+		"syncspool_commits_total{by=\"committer\"} 7\n",
+		"syncspool_commits_total{by=\"daemon\"} 2\n",
+		"syncspool_commit_failures_total 3\n",
+		"syncspool_committer_exits_total 1\n",
 	};
 	struct metrics m;
 	struct metrics_provider *sq;
@@ -62,6 +67,10 @@ test_format(void **state)
 	metrics_duration(sq, 30000);
 	sq->breaker_open = 1;
 	m.free_space = 0.25;
+	m.commits[0] = 7;
+	m.commits[1] = 2;
+	m.commit_failures = 3;
+	m.committer_exits = 1;
 	assert_int_equal(metrics_format(&m, &text), 0);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (strstr(text, want[i]) == NULL)
