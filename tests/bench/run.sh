@@ -789,7 +789,7 @@ row "  syncspoold / naive" "$(fmt "$(d ratio_naive)" 2)x" "" "" "" ">= 5x" "$v_n
 row "  missed of the burst, all rounds" "$(d syncspoold_missed)" "$(d persistent_missed)" "$(d naive_missed)" "$(d floor_missed)" "0 (both rows)" "$v_missed"
 row "  missed of $N_PRESENT present, all rounds" "$(d syncspoold_present_missed)" "$(d persistent_present_missed)" "$(d naive_present_missed)" "$(d floor_present_missed)"
 row "  failed" "$(d syncspoold_failed)" "$(d persistent_failed)" "$(d naive_failed)" "$(d floor_failed)"
-row "  daemon's own CPU per job, ms" "$(fmt "$(d syncspoold_cpu_ms_per_job)" 3)" "$(fmt "$(d persistent_cpu_ms_per_job)" 3)"
+row "  daemon + committer CPU per job, ms" "$(fmt "$(d syncspoold_cpu_ms_per_job)" 3)" "$(fmt "$(d persistent_cpu_ms_per_job)" 3)"
 row "  floor -d (+ dir fsyncs), jobs/s" "" "" "" "$(fmt "$(d floor_dirsync_jobs_per_s)" 1)"
 row "  floor per job: spawn; commit, ms" "" "" "" "$(fmt "$(d floor_own_spawn_ms)" 2); $(fmt "$(d floor_own_commit_ms)" 2)"
 row "  floor -d per job: dir fsyncs, ms" "" "" "" "$(fmt "$(d floor_dirsync_own_dirsync_ms)" 2)"
