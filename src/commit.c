@@ -8,7 +8,6 @@
  * comes. Both ends are this program, so the structs go as they are.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -217,8 +216,7 @@ committer_start(struct committer *c, const char *spool_path, char *err,
 	close(sv[1]);
 	c->pid = pid;
 	c->fd = sv[0];
-	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-	    fcntl(c->fd, F_SETFL, O_NONBLOCK) < 0) {
+	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
 		rc = -errno;
 		util_seterr(err, errlen, "its socket: %s", strerror(errno));
 		committer_stop(c, true, NULL);
@@ -235,27 +233,23 @@ int
 committer_send(struct committer *c, unsigned dirs, const struct store_batch *b)
 {
 	struct commit_req req = {.magic = COMMIT_MAGIC, .dirs = dirs};
-	int flags = fcntl(c->fd, F_GETFL), rc;
+	ssize_t n;
 
-	/* Blocking (up to SO_SNDTIMEO) for the send, not for the results. */
-	if (flags < 0 || fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-		return -errno;
-	rc = (int)send(c->fd, &req, sizeof(req), MSG_NOSIGNAL);
-	if (rc == (int)sizeof(req))
-		rc = store_batch_send(c->fd, b);
-	else
-		rc = rc < 0 ? (errno == EAGAIN ? -ETIMEDOUT : -errno) : -EPIPE;
-	if (fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) < 0 && rc == 0)
-		rc = -errno;
-	return rc;
+	/* The socket blocks, up to SO_SNDTIMEO; results are read without. */
+	n = send(c->fd, &req, sizeof(req), MSG_NOSIGNAL);
+	if (n == (ssize_t)sizeof(req))
+		return store_batch_send(c->fd, b);
+	if (n < 0)
+		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+	return -EPIPE;
 }
 
 int
 committer_recv(struct committer *c, struct commit_result *res)
 {
 	for (;;) {
-		ssize_t n = read(c->fd, c->rbuf + c->rlen,
-				 sizeof(c->rbuf) - c->rlen);
+		ssize_t n = recv(c->fd, c->rbuf + c->rlen,
+				 sizeof(c->rbuf) - c->rlen, MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;

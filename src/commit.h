@@ -69,7 +69,7 @@ struct committer {
 /*
  * Fork a committer for the spool at spool_path and wait (up to 10 s) for
  * it to open the spool and the store. Call with no LMDB transaction open
- * and, as the daemon does, SIGPIPE ignored. 0, or a negative errno with
+ * (the fork copies none). 0, or a negative errno with
  * err filled (what the committer could not open, or why it could not be
  * started); then c->pid is 0.
  */
